@@ -1,0 +1,5 @@
+import sys
+
+from calozoo.cli import main
+
+sys.exit(main())

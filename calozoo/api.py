@@ -1,0 +1,41 @@
+"""Loading zoo models by name."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from calozoo import registry, weights as weights_lib
+
+
+def load(name: str, part: str = "generator",
+         weights: str | os.PathLike | None = "default") -> keras.Model:
+    """A zoo model as a Keras model.
+
+    Parameters
+    ----------
+    name
+        Zoo name (see :func:`calozoo.list_models`).
+    part
+        ``"generator"`` (a :class:`calozoo.ShowerGenerator`) or ``"discriminator"``.
+    weights
+        ``"default"`` (the model's pretrained weights), a weights tag, a path to a
+        ``.weights.h5`` file or a folder holding ``<name>.weights.h5``, or ``None`` for freshly
+        initialised weights.
+
+    Raises
+    ------
+    ValueError
+        Unknown model name or part.
+    FileNotFoundError
+        The requested weights do not exist.
+    """
+    registry.entry(name)
+    if part not in ("generator", "discriminator"):
+        raise ValueError(f"part must be 'generator' or 'discriminator', got {part!r}")
+    path = None if weights is None else weights_lib.resolve(name, weights)
+    model = registry.build(name, part)
+    if path is not None:
+        model.load_weights(path)
+    return model
