@@ -1,0 +1,183 @@
+"""``simulate()``: electromagnetic showers in the reference detector, GFlash-parametrised.
+
+Per shower: correlated Gamma parameters of the longitudinal profile; the primary's start depth
+(0 for electrons, exponential with mean 9/7 X0 for photons); per longitudinal step the
+deposited energy with sampling fluctuations (a Gamma variate of variance c²·ΔE), the number of
+spots from the spot profile, and the radial profile at the step's τ. The spots of a step are
+drawn as multinomial counts over the cells of a window around the shower axis, each spot
+carrying the step's visible energy divided by the step's spot count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from calozoo.data.showers import Showers, check_energies, parse_geometry
+from calozoo.sim import cells
+from calozoo.sim.detector import Detector, get_detector
+from calozoo.sim.gflash import (
+    PHOTON_CONVERSION_X0, longitudinal_profiles, radial_parameters, regularized_gamma_p,
+)
+
+GEOMETRIES = ((25, 25, 25), (51, 51, 25))
+PARTICLES = ("electron", "photon")
+CELLS_PER_CHUNK = 4_000_000
+ANGLE_LIMITS = (30.0, 150.0)
+
+
+def _check_angles(angles, count: int, shape: tuple[int, int, int]) -> np.ndarray | None:
+    if angles is None:
+        return None
+    values = np.atleast_1d(np.asarray(angles, dtype=np.float64))
+    if values.size == 1:
+        values = np.full(count, values.item())
+    if values.shape != (count,):
+        raise ValueError(f"{values.size} angles for {count} energies")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("angles contain NaN or infinite values (degrees expected)")
+    low, high = ANGLE_LIMITS
+    if np.any((values < low) | (values > high)):
+        raise ValueError(f"angles must lie in {low:g}–{high:g} degrees (90 = perpendicular), "
+                         f"got {values.min():g}–{values.max():g}")
+    if shape == (25, 25, 25) and np.any(values != 90.0):
+        raise ValueError("the 25x25x25 geometry is for perpendicular showers; use "
+                         "geometry='51x51x25' for angles other than 90 degrees")
+    return values
+
+
+def simulate(energies, angles=None, *, geometry: str = "25x25x25",
+             detector: str | Detector = "clic-wsi", particle: str = "electron",
+             seed: int | None = None) -> Showers:
+    """Simulate showers in the reference detector.
+
+    Parameters
+    ----------
+    energies
+        Primary energies in GeV (scalar or array).
+    angles
+        Polar angles of incidence in degrees (90 = perpendicular; a scalar broadcasts). On
+        ``"51x51x25"`` a tilt away from 90° turns the shower axis in the y–z plane; the axis
+        crosses the grid centre at mid-depth. None means perpendicular (and ``angles`` of the
+        result is None).
+    geometry
+        ``"25x25x25"`` (the shower enters at the centre of the middle cell, perpendicular) or
+        ``"51x51x25"``.
+    detector
+        ``"clic-wsi"``, ``"pbwo4"``, or a :class:`~calozoo.sim.Detector`.
+    particle
+        ``"electron"`` or ``"photon"``.
+    seed
+        Seed of the random generator; the same seed gives identical showers.
+
+    Returns
+    -------
+    Showers
+        Cell energies (visible, in GeV), primary energies and angles.
+    """
+    shape = parse_geometry(geometry)
+    if shape not in GEOMETRIES:
+        raise ValueError(f"geometry must be one of "
+                         f"{', '.join('x'.join(map(str, g)) for g in GEOMETRIES)}, got {geometry!r}")
+    if particle not in PARTICLES:
+        raise ValueError(f"particle must be one of {PARTICLES}, got {particle!r}")
+    found = get_detector(detector)
+    primary = check_energies(energies)
+    tilt = _check_angles(angles, len(primary), shape)
+    rng = np.random.default_rng(seed)
+    images = np.empty((len(primary), *shape), dtype=np.float32)
+    chunk = max(1, CELLS_PER_CHUNK // math.prod(shape))
+    for start in range(0, len(primary), chunk):
+        stop = min(start + chunk, len(primary))
+        images[start:stop] = _simulate_chunk(
+            primary[start:stop], None if tilt is None else tilt[start:stop], shape, found,
+            particle, rng)
+    return Showers(images, primary, tilt)
+
+
+def _simulate_chunk(energies: np.ndarray, angles: np.ndarray | None, shape, detector: Detector,
+                    particle: str, rng: np.random.Generator) -> np.ndarray:
+    n = len(energies)
+    nx, ny, nz = shape
+    tilted = angles is not None and np.any(angles != 90.0)
+    substeps = 2 if tilted else 1
+    theta = np.radians(angles) if angles is not None else np.full(n, math.pi / 2)
+    sin_theta = np.sin(theta)
+
+    profiles = longitudinal_profiles(energies, detector, rng)
+    start = (rng.exponential(PHOTON_CONVERSION_X0, n) if particle == "photon" else np.zeros(n))
+
+    steps = nz * substeps
+    boundaries = np.arange(steps + 1) / substeps * detector.layer_x0      # X0 along z
+    depth = boundaries[None, :] / sin_theta[:, None] - start[:, None]     # X0 along the axis
+    depth = np.maximum(depth, 0.0)
+    energy_cdf = regularized_gamma_p(profiles.alpha[:, None], profiles.beta[:, None] * depth)
+    spot_cdf = regularized_gamma_p(profiles.spot_alpha[:, None],
+                                   profiles.spot_beta[:, None] * depth)
+    deposited = energies[:, None] * np.diff(energy_cdf, axis=1)
+    c2 = detector.stochastic_term**2
+    fluctuated = np.where(deposited > 0, rng.gamma(np.maximum(deposited / c2, 1e-12), c2), 0.0)
+    visible = fluctuated * detector.sampling_fraction
+    spots = np.rint(profiles.spots[:, None] * np.diff(spot_cdf, axis=1))
+    spots = np.where(deposited > 0, np.maximum(spots, 1), 0).astype(np.int64)
+
+    middle = 0.5 * (depth[:, 1:] + depth[:, :-1])
+    core, tail, weight = radial_parameters(profiles.tau(middle), energies, detector)
+    to_cells = detector.moliere_radius_mm / detector.cell_mm
+    core, tail = core * to_cells, tail * to_cells
+
+    # Shower axis in cell coordinates (cell i spans [i, i+1)) at each step's middle.
+    z_mm = (np.arange(steps) + 0.5) / substeps * detector.layer_pitch_mm
+    axis_x = np.full((n, steps), nx / 2.0)
+    cot = np.cos(theta) / np.maximum(sin_theta, 1e-9)
+    axis_y = ny / 2.0 + (z_mm[None, :] - nz * detector.layer_pitch_mm / 2.0) * cot[:, None] \
+        / detector.cell_mm
+    layer = np.broadcast_to(np.arange(steps) // substeps, (n, steps))
+    return _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng)
+
+
+def _quantise(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis cell and offset (in 1/OFFSET_STEPS of a cell) from that cell's centre."""
+    steps = cells.OFFSET_STEPS
+    quantised = np.rint((position - 0.5) * steps).astype(np.int64)  # in units of 1/steps
+    cell = np.floor_divide(quantised + steps // 2, steps)
+    return cell, quantised - cell * steps
+
+
+def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng):
+    n = visible.shape[0]
+    nx, ny, nz = shape
+    half = cells.WINDOW // 2
+    active = spots > 0
+    shower_index, step_index = np.nonzero(active)
+    cell_x, offset_x = _quantise(axis_x[active])
+    cell_y, offset_y = _quantise(axis_y[active])
+    spot_energy = visible[active] / spots[active]
+    counts_total = spots[active]
+    core_r, tail_r, core_w = core[active], tail[active], weight[active]
+    layers = layer[shower_index, step_index]
+
+    accumulated = np.zeros(n * nx * ny * nz, dtype=np.float64)
+    keys = offset_x * 16 + offset_y
+    for key in np.unique(keys):
+        chosen = np.nonzero(keys == key)[0]
+        table, order = cells.sorted_table(int(offset_x[chosen[0]]), int(offset_y[chosen[0]]))
+        w = core_w[chosen, None]
+        probability = w * cells.interpolate(table, core_r[chosen]) + (1.0 - w) * \
+            cells.interpolate(table, tail_r[chosen])
+        outside = np.clip(1.0 - probability.sum(axis=1, keepdims=True), 0.0, 1.0)
+        pvals = np.concatenate([probability, outside], axis=1)
+        pvals /= pvals.sum(axis=1, keepdims=True)
+        counts = rng.multinomial(counts_total[chosen], pvals)[:, :-1]
+        rows, slots = np.nonzero(counts)
+        wx, wy = np.divmod(order[slots], cells.WINDOW)
+        entry = chosen[rows]
+        gx = cell_x[entry] - half + wx
+        gy = cell_y[entry] - half + wy
+        inside = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
+        flat = ((shower_index[entry] * nx + gx) * ny + gy) * nz + layers[entry]
+        deposit = counts[rows, slots] * spot_energy[entry]
+        accumulated += np.bincount(flat[inside], weights=deposit[inside],
+                                   minlength=accumulated.size)
+    return accumulated.reshape(n, nx, ny, nz).astype(np.float32)
