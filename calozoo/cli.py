@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 import calozoo
 from calozoo import registry
 
@@ -66,6 +68,74 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_range(text: str, what: str) -> tuple[float, float]:
+    """``"2:500"`` (uniform range) or ``"100"`` (one value) → (low, high)."""
+    parts = text.split(":")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(np.isfinite(values)):
+        raise ValueError(f"--{what} must be a value or a range LOW:HIGH, got {text!r}")
+    low, high = values[0], values[-1]
+    if low > high:
+        raise ValueError(f"--{what} range {text!r} has LOW > HIGH")
+    return low, high
+
+
+def draw(bounds: tuple[float, float], count: int, rng: np.random.Generator) -> np.ndarray:
+    low, high = bounds
+    return np.full(count, low) if low == high else rng.uniform(low, high, count)
+
+
+def _batch_seeds(seed: int | None, batches: int):
+    if seed is None:
+        return [None] * batches
+    return np.random.SeedSequence(seed).spawn(batches)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from calozoo.data import ShowerWriter
+    from calozoo.data.showers import parse_geometry
+    from calozoo.sim import simulate
+
+    if args.n <= 0:
+        raise ValueError(f"-n must be positive, got {args.n}")
+    shape = parse_geometry(args.geometry)
+    energy_range = parse_range(args.energies, "energies")
+    if energy_range[0] <= 0:
+        raise ValueError(f"--energies must be > 0 GeV, got {args.energies!r}")
+    angle_range = parse_range(args.angles, "angles") if args.angles else None
+    primaries = np.random.default_rng(None if args.seed is None else [args.seed, 0])
+    batch = 1000
+    batches = -(-args.n // batch)
+    with ShowerWriter(args.output, shape, with_angles=angle_range is not None,
+                      expected=args.n) as writer, \
+            tqdm(total=args.n, unit=" showers", desc="simulate", disable=args.quiet) as bar:
+        for index, seed in enumerate(_batch_seeds(args.seed, batches)):
+            count = min(batch, args.n - index * batch)
+            energies = draw(energy_range, count, primaries)
+            angles = None if angle_range is None else draw(angle_range, count, primaries)
+            writer.write(simulate(energies, angles, geometry=args.geometry,
+                                  detector=args.detector, particle=args.particle, seed=seed))
+            bar.update(count)
+    print(f"wrote {args.n} showers to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from calozoo.data.root import convert_root, parse_branch_map
+
+    count = convert_root(args.input, args.output, args.tree, parse_branch_map(args.branch_map),
+                         geometry=args.geometry, energy_unit=args.energy_unit,
+                         angle_unit=args.angle_unit, cell_scale=args.cell_scale,
+                         progress=not args.quiet)
+    print(f"wrote {count} showers to {args.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calozoo",
@@ -82,6 +152,36 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show what the zoo knows about a model")
     info.add_argument("name", help="zoo name, e.g. g1-3branch")
     info.set_defaults(handler=cmd_info)
+
+    sim = commands.add_parser(
+        "simulate", help="simulate reference showers (GFlash-parametrised calorimeter)")
+    sim.add_argument("-n", type=int, required=True, help="number of showers")
+    sim.add_argument("--energies", required=True,
+                     help="primary energy in GeV: a value (100) or a uniform range (2:500)")
+    sim.add_argument("--angles", help="polar angle in degrees, 90 = perpendicular: a value or "
+                                      "a uniform range (60:120); needs --geometry 51x51x25")
+    sim.add_argument("--geometry", default="25x25x25", choices=["25x25x25", "51x51x25"])
+    sim.add_argument("--detector", default="clic-wsi", choices=["clic-wsi", "pbwo4"])
+    sim.add_argument("--particle", default="electron", choices=["electron", "photon"])
+    sim.add_argument("--seed", type=int, help="random seed (same seed, same showers)")
+    sim.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
+    sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(handler=cmd_simulate)
+
+    convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
+    convert.add_argument("input", help="ROOT file")
+    convert.add_argument("output", help="HDF5 file to write (3DGAN layout)")
+    convert.add_argument("--tree", required=True, help="TTree name")
+    convert.add_argument("--branch-map", required=True,
+                         help="which branch holds what, e.g. ecal=ECAL,energy=Ep,angle=theta")
+    convert.add_argument("--geometry", help="grid of a flat ECAL branch, e.g. 25x25x25")
+    convert.add_argument("--energy-unit", default="GeV", choices=["GeV", "MeV"],
+                         help="unit of the energy and cell branches")
+    convert.add_argument("--angle-unit", default="rad", choices=["rad", "deg"])
+    convert.add_argument("--cell-scale", type=float, default=1.0,
+                         help="stored cell values per energy unit (divided out)")
+    convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    convert.set_defaults(handler=cmd_convert)
     return parser
 
 
@@ -91,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError, OSError, KeyError) as error:
+    except (ValueError, FileNotFoundError, OSError, KeyError, ImportError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"calozoo: error: {message}", file=sys.stderr)
         return EXIT_ERROR

@@ -181,7 +181,7 @@ DETECTORS: dict[str, Detector] = {
     # see calozoo.sim.validation and docs/reference-detector.md.
     "clic-wsi": Detector(
         name="clic-wsi", absorber=TUNGSTEN, absorber_mm=2.4, sensor=SILICON, sensor_mm=0.5,
-        gap_mm=2.2, cell_mm=5.1, sampling_fraction=0.021, stochastic_term=0.17,
+        gap_mm=2.2, cell_mm=5.1, sampling_fraction=0.0218, stochastic_term=0.17,
     ),
     # A homogeneous lead-tungstate crystal calorimeter on the same grids: 1 X0 per layer,
     # 10 mm cells, all energy visible, 3 %/√E.
