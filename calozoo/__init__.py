@@ -18,13 +18,14 @@ from calozoo.registry import ModelInfo, list_models, model_info  # noqa: E402
 # Keras-dependent parts import on first use, so that `calozoo list` stays quick.
 _LAZY = {
     "load": ("calozoo.api", "load"),
+    "generate": ("calozoo.api", "generate"),
     "ShowerGenerator": ("calozoo.models.base", "ShowerGenerator"),
     "ShowerDiscriminator": ("calozoo.models.base", "ShowerDiscriminator"),
 }
 _SUBMODULES = ("data", "sim", "models", "metrics", "train", "weights", "registry")
 
-__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "list_models",
-           "load", "model_info"]
+__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "generate",
+           "list_models", "load", "model_info"]
 
 
 def __getattr__(name: str):

@@ -39,3 +39,19 @@ def load(name: str, part: str = "generator",
     if path is not None:
         model.load_weights(path)
     return model
+
+
+_CACHE: dict[tuple[str, str], keras.Model] = {}
+
+
+def generate(name: str, energies, angles=None, *, weights: str | os.PathLike | None = "default",
+             **kwargs):
+    """Showers from zoo model ``name`` in one line: ``calozoo.generate("g1-3branch", 100.0)``.
+
+    The generator is loaded once (with ``weights``) and cached. ``energies`` in GeV, ``angles``
+    in degrees; other keyword arguments go to :meth:`ShowerGenerator.generate`.
+    """
+    key = (name, "none" if weights is None else str(weights))
+    if key not in _CACHE:
+        _CACHE[key] = load(name, weights=weights)
+    return _CACHE[key].generate(energies, angles, **kwargs)

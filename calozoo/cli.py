@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -101,27 +102,54 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from calozoo.data.showers import parse_geometry
     from calozoo.sim import simulate
 
-    if args.n <= 0:
-        raise ValueError(f"-n must be positive, got {args.n}")
     shape = parse_geometry(args.geometry)
-    energy_range = parse_range(args.energies, "energies")
-    if energy_range[0] <= 0:
-        raise ValueError(f"--energies must be > 0 GeV, got {args.energies!r}")
-    angle_range = parse_range(args.angles, "angles") if args.angles else None
-    primaries = np.random.default_rng(None if args.seed is None else [args.seed, 0])
+    energies, angles = _primaries(args, with_angles=False)
     batch = 1000
     batches = -(-args.n // batch)
-    with ShowerWriter(args.output, shape, with_angles=angle_range is not None,
+    with ShowerWriter(args.output, shape, with_angles=angles is not None,
                       expected=args.n) as writer, \
             tqdm(total=args.n, unit=" showers", desc="simulate", disable=args.quiet) as bar:
         for index, seed in enumerate(_batch_seeds(args.seed, batches)):
-            count = min(batch, args.n - index * batch)
-            energies = draw(energy_range, count, primaries)
-            angles = None if angle_range is None else draw(angle_range, count, primaries)
-            writer.write(simulate(energies, angles, geometry=args.geometry,
-                                  detector=args.detector, particle=args.particle, seed=seed))
-            bar.update(count)
+            part = slice(index * batch, min((index + 1) * batch, args.n))
+            writer.write(simulate(energies[part], None if angles is None else angles[part],
+                                  geometry=args.geometry, detector=args.detector,
+                                  particle=args.particle, seed=seed))
+            bar.update(part.stop - part.start)
     print(f"wrote {args.n} showers to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _primaries(args: argparse.Namespace, with_angles: bool):
+    """Energies (GeV) and angles (degrees) drawn from the CLI ranges, seeded by --seed."""
+    if args.n <= 0:
+        raise ValueError(f"-n must be positive, got {args.n}")
+    energy_range = parse_range(args.energies, "energies")
+    if energy_range[0] <= 0:
+        raise ValueError(f"--energies must be > 0 GeV, got {args.energies!r}")
+    rng = np.random.default_rng(None if args.seed is None else [args.seed, 0])
+    energies = draw(energy_range, args.n, rng)
+    angles = None
+    if args.angles:
+        angles = draw(parse_range(args.angles, "angles"), args.n, rng)
+    elif with_angles:
+        raise ValueError("this model is conditioned on the angle: give --angles in degrees "
+                         "(e.g. 60:120, 90 = perpendicular)")
+    return energies, angles
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from calozoo.generation import OutOfRangeWarning
+
+    info = calozoo.model_info(args.name)
+    weights = None if args.weights.lower() == "none" else args.weights
+    energies, angles = _primaries(args, "angle" in info.conditions)
+    generator = calozoo.load(args.name, weights=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", OutOfRangeWarning)
+        count = generator.generate_to_file(
+            args.output, energies, angles, seed=args.seed, batch_size=args.batch_size,
+            progress=not args.quiet, precision=args.precision, strict=args.strict)
+    print(f"wrote {count} showers from {args.name} to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -168,6 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(handler=cmd_simulate)
 
+    gen = commands.add_parser("generate", help="generate showers with a zoo model into HDF5")
+    gen.add_argument("name", help="zoo name, e.g. g1-3branch")
+    gen.add_argument("-n", type=int, required=True, help="number of showers")
+    gen.add_argument("--energies", required=True,
+                     help="primary energy in GeV: a value (100) or a uniform range (2:500)")
+    gen.add_argument("--angles", help="polar angle in degrees, 90 = perpendicular: a value or "
+                                      "a uniform range (60:120); angle models only")
+    gen.add_argument("--seed", type=int, help="random seed (same seed, same showers)")
+    gen.add_argument("--weights", default="default",
+                     help="'default', a weights tag, a path, or 'none' (random initialisation)")
+    gen.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    gen.add_argument("--batch-size", type=int, help="showers per forward pass (default: auto)")
+    gen.add_argument("--strict", action="store_true",
+                     help="refuse energies/angles outside the trained range (default: warn)")
+    gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=cmd_generate)
+
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")
     convert.add_argument("output", help="HDF5 file to write (3DGAN layout)")
@@ -185,7 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"calozoo: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
+import numpy as np
 
 from calozoo.conditioning import Conditioning
 from calozoo.models.layers import PACKAGE
@@ -46,6 +48,123 @@ class ShowerGenerator(_ConfigurableModel):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "conditioning": self.conditioning.to_dict()}
+
+    # Generation -------------------------------------------------------------------------
+
+    trained_ranges: dict | None = None
+    """Energy (GeV) and angle (degrees) ranges of the loaded weights, when known."""
+
+    def generate(self, energies, angles=None, *, seed: int | None = None,
+                 batch_size: int | None = None, progress: bool = False,
+                 precision: str = "float32", strict: bool = False,
+                 output_dtype: str = "float32", output: str = "numpy"):
+        """Generate showers.
+
+        Parameters
+        ----------
+        energies
+            Primary energies in GeV (scalar or array).
+        angles
+            Polar angles in degrees (90 = perpendicular; a scalar broadcasts). Required by
+            angle-conditioned models, refused by energy-only ones.
+        seed
+            Shower i's noise depends only on (seed, i); None draws a fresh seed.
+        batch_size
+            Showers per compiled forward pass; None picks one for the device (≤ 64 on CPU,
+            1024 on GPU, never more than N rounded up to 8).
+        progress
+            Show a tqdm progress bar.
+        precision
+            ``"float32"`` or ``"bfloat16"`` (mixed precision: bfloat16 compute).
+        strict
+            Raise instead of warning when energies or angles leave the trained range.
+        output_dtype
+            ``"float32"`` or ``"float16"`` cells (float16 halves the device→host copy).
+        output
+            ``"numpy"`` or ``"device"`` (the backend's array, left on the accelerator).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, X, Y, Z)`` cell energies in GeV, ≥ 0 (cells below the threshold are 0).
+        """
+        from calozoo import generation
+
+        energies, angles = generation.check_conditions(
+            self.conditioning, energies, angles, strict=strict, trained=self.trained_ranges)
+        noise = generation.NoiseStream(seed, self.latent_size)
+        return self._collect(noise.rows, energies, angles, batch_size, progress, precision,
+                             output_dtype, output)
+
+    def decode(self, noise, energies, angles=None, *, batch_size: int | None = None,
+               precision: str = "float32") -> np.ndarray:
+        """The deterministic map from given noise ``(N, latent_size)`` to showers in GeV.
+
+        ``energies`` in GeV, ``angles`` in degrees; this is what ``generate()`` runs per batch.
+        """
+        from calozoo import generation
+
+        energies, angles = generation.check_conditions(
+            self.conditioning, energies, angles, strict=False, trained=self.trained_ranges)
+        noise = generation.check_noise(noise, self.latent_size, len(energies))
+        return self._collect(lambda start, stop: noise[start:stop], energies, angles,
+                             batch_size, False, precision, "float32", "numpy")
+
+    def generate_to_file(self, path: str | os.PathLike, energies, angles=None, *,
+                         seed: int | None = None, batch_size: int | None = None,
+                         progress: bool = False, precision: str = "float32",
+                         strict: bool = False) -> int:
+        """Stream generated showers into an HDF5 file (calozoo's 3DGAN layout).
+
+        Batches go to disk as they come, so N need not fit in memory; the file appears under
+        its name only when complete. Arguments as for :meth:`generate`. Returns N.
+        """
+        from calozoo import generation
+        from calozoo.data import Showers, ShowerWriter
+
+        energies, angles = generation.check_conditions(
+            self.conditioning, energies, angles, strict=strict, trained=self.trained_ranges)
+        noise = generation.NoiseStream(seed, self.latent_size)
+        with ShowerWriter(path, self.shape, with_angles=angles is not None,
+                          expected=len(energies)) as writer:
+            for start, stop, showers in self._batches(noise.rows, energies, angles, batch_size,
+                                                      progress, precision, "float32", False):
+                writer.write(Showers(showers, energies[start:stop],
+                                     None if angles is None else angles[start:stop]))
+        return len(energies)
+
+    def _batches(self, noise_rows, energies, angles, batch_size, progress, precision,
+                 output_dtype, on_device):
+        from calozoo import generation
+
+        count = len(energies)
+        batch_size = generation.default_batch_size(count) if batch_size is None else batch_size
+        decoder = generation.decoder_for(self, self.conditioning, precision, output_dtype)
+        batches = generation.decode_batches(decoder, self.conditioning, count, noise_rows,
+                                            energies, angles, batch_size, on_device=on_device)
+        if not progress:
+            yield from batches
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=count, unit=" showers", desc="generate") as bar:
+            for item in batches:
+                bar.update(item[1] - item[0])
+                yield item
+
+    def _collect(self, noise_rows, energies, angles, batch_size, progress, precision,
+                 output_dtype, output):
+        if output not in ("numpy", "device"):
+            raise ValueError(f"output must be 'numpy' or 'device', got {output!r}")
+        batches = self._batches(noise_rows, energies, angles, batch_size, progress, precision,
+                                output_dtype, output == "device")
+        if output == "device":
+            parts = [showers for _, _, showers in batches]
+            return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=0)
+        result = np.empty((len(energies), *self.shape), dtype=output_dtype)
+        for start, stop, showers in batches:
+            result[start:stop] = showers
+        return result
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

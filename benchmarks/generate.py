@@ -1,0 +1,128 @@
+"""Generation throughput per zoo model: the paper's protocol, generate() end to end, the bare
+compiled forward pass and the device→host bandwidth, all measured in one run.
+
+Usage:
+    python benchmarks/generate.py [--models g1-3branch conv3d] [--precision float32]
+                                  [--batch 128] [--scale 0.05] [--out results.md]
+
+--scale shrinks the paper's protocol (20 warm-up batches, then 100 steps of 20 batches of 128)
+for the CPU; the printed table says which scale ran. Prints Markdown rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+
+import calozoo
+from calozoo import generation
+
+
+def _sync(array):
+    if hasattr(array, "block_until_ready"):
+        return array.block_until_ready()
+    return keras.ops.convert_to_numpy(array) if keras.backend.backend() == "tensorflow" \
+        else array
+
+
+def paper_protocol(model, batch: int, precision: str, scale: float) -> tuple[float, str]:
+    """Seconds per measurement (100 steps of 20 batches) → showers/s, the paper's Table."""
+    decoder = generation.decoder_for(model, model.conditioning, precision, "float32")
+    inputs = np.random.default_rng(0).normal(size=(batch, model.input_shape[-1]))
+    inputs = inputs.astype(np.float32)
+    warmup = max(2, int(20 * scale))
+    steps = max(1, int(100 * scale))
+    for _ in range(warmup):
+        _sync(decoder(inputs))
+    start = time.perf_counter()
+    for _ in range(steps):
+        for _ in range(20):
+            out = decoder(inputs)
+        _sync(out)
+    seconds = time.perf_counter() - start
+    return steps * 20 * batch / seconds, f"{warmup} warm-up, {steps}×20 batches"
+
+
+def bare_forward(model, batch: int, precision: str, batches: int) -> float:
+    decoder = generation.decoder_for(model, model.conditioning, precision, "float32")
+    inputs = np.random.default_rng(1).normal(size=(batch, model.input_shape[-1]))
+    inputs = inputs.astype(np.float32)
+    _sync(decoder(inputs))
+    start = time.perf_counter()
+    for _ in range(batches):
+        out = decoder(inputs)
+    _sync(out)
+    return batches * batch / (time.perf_counter() - start)
+
+
+def end_to_end(model, batch: int, precision: str, batches: int) -> float:
+    energies = np.random.default_rng(2).uniform(2, 500, batch * batches)
+    angles = (np.random.default_rng(3).uniform(60, 120, len(energies))
+              if "angle" in model.conditioning.conditions else None)
+    model.generate(energies[:batch], None if angles is None else angles[:batch], seed=0,
+                   batch_size=batch, precision=precision)
+    start = time.perf_counter()
+    model.generate(energies, angles, seed=1, batch_size=batch, precision=precision)
+    return len(energies) / (time.perf_counter() - start)
+
+
+def bandwidth(shape, batch: int, repeats: int = 5) -> float:
+    """Device→host GB/s for one batch of float32 showers."""
+    array = keras.ops.ones((batch, *shape), dtype="float32")
+    _sync(array)
+    generation.to_host(array)
+    best = 0.0
+    for _ in range(repeats):
+        fresh = array * 1.0
+        _sync(fresh)
+        start = time.perf_counter()
+        generation.to_host(fresh)
+        best = max(best, batch * int(np.prod(shape)) * 4 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=calozoo.list_models())
+    parser.add_argument("--precision", default="float32", choices=generation.PRECISIONS)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--scale", type=float, default=1.0 if generation.on_accelerator()
+                        else 0.05)
+    parser.add_argument("--batches", type=int, default=None,
+                        help="batches for the bare/end-to-end comparison")
+    parser.add_argument("--out", help="also append the rows to this file")
+    args = parser.parse_args()
+    batches = args.batches or (200 if generation.on_accelerator() else 6)
+    device = "GPU" if generation.on_accelerator() else "CPU"
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}"
+    header = ("| model | backend | precision | batch | paper protocol [showers/s] | "
+              "bare forward | generate() | generate/bare | D→H GB/s | D→H-bound showers/s | "
+              "machine | date |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [header]
+    print(header, flush=True)
+    for name in args.models:
+        model = calozoo.load(name, weights=None)
+        paper, protocol = paper_protocol(model, args.batch, args.precision, args.scale)
+        bare = bare_forward(model, args.batch, args.precision, batches)
+        full = end_to_end(model, args.batch, args.precision, batches)
+        gbps = bandwidth(model.shape, args.batch)
+        bound = gbps * 1e9 / (4 * np.prod(model.shape))
+        line = (f"| {name} | {keras.backend.backend()} | {args.precision} | {args.batch} | "
+                f"{paper:,.0f} ({protocol}) | {bare:,.0f} | {full:,.0f} | {full / bare:.2f} | "
+                f"{gbps:.1f} | {bound:,.0f} | {machine} | {datetime.date.today()} |")
+        lines.append(line)
+        print(line, flush=True)
+        if args.out:
+            with open(args.out, "w") as handle:
+                handle.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""The machinery behind ``ShowerGenerator.generate()``: seeded noise, conditioning, a forward
+pass compiled once per batch shape, inverse preprocessing on the device, and a pipeline that
+prepares the next batch while the device works on this one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import warnings
+import weakref
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+
+from calozoo.conditioning import Conditioning
+from calozoo.data.showers import check_energies
+
+NOISE_BLOCK = 1024
+"""Noise is drawn in blocks of this many showers; block k of seed s comes from (s, k)."""
+PRECISIONS = ("float32", "bfloat16")
+OUTPUT_DTYPES = ("float32", "float16")
+CPU_BATCH, GPU_BATCH = 64, 1024
+
+
+class OutOfRangeWarning(UserWarning):
+    """Energies or angles outside the range a generator was trained on."""
+
+
+class NoiseStream:
+    """Standard-normal noise rows where row i depends only on (seed, i)."""
+
+    def __init__(self, seed: int | None, width: int):
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        self.width = width
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def _block(self, index: int) -> np.ndarray:
+        if self._cached is None or self._cached[0] != index:
+            rng = np.random.default_rng([self.seed, index])
+            self._cached = (index, rng.standard_normal((NOISE_BLOCK, self.width),
+                                                       dtype=np.float32))
+        return self._cached[1]
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        parts = []
+        position = start
+        while position < stop:
+            block, offset = divmod(position, NOISE_BLOCK)
+            take = min(stop - position, NOISE_BLOCK - offset)
+            parts.append(self._block(block)[offset:offset + take])
+            position += take
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+
+
+def network_input(conditioning: Conditioning, noise: np.ndarray, energies: np.ndarray,
+                  angles: np.ndarray | None) -> np.ndarray:
+    """The generator's input for noise (N, latent), energies in GeV and angles in degrees."""
+    scaled = (energies / conditioning.energy_scale).astype(np.float32)[:, None]
+    if conditioning.mode == "scale":
+        return noise * scaled
+    columns = [scaled]
+    if "angle" in conditioning.conditions:
+        columns.append(np.radians(angles).astype(np.float32)[:, None])
+    return np.concatenate([*columns, noise], axis=1)
+
+
+def check_conditions(conditioning: Conditioning, energies, angles, *, strict: bool,
+                     trained: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validated energies (GeV) and angles (degrees), warning (or raising) when out of range."""
+    energies = check_energies(energies)
+    wants_angles = "angle" in conditioning.conditions
+    if wants_angles and angles is None:
+        raise ValueError("this model is conditioned on the angle: pass angles in degrees "
+                         "(90 = perpendicular)")
+    if not wants_angles and angles is not None:
+        raise ValueError("this model is conditioned on the energy only; it takes no angles")
+    if angles is not None:
+        angles = np.atleast_1d(np.asarray(angles, dtype=np.float64))
+        if angles.size == 1:
+            angles = np.full(len(energies), angles.item())
+        if angles.shape != energies.shape:
+            raise ValueError(f"{angles.size} angles for {energies.size} energies")
+        if not np.all(np.isfinite(angles)):
+            raise ValueError("angles contain NaN or infinite values (degrees expected)")
+    trained = trained or {}
+    ranges = [("energies", energies, trained.get("energy_range", conditioning.energy_range),
+               "GeV")]
+    if angles is not None:
+        ranges.append(("angles", angles, trained.get("angle_range", conditioning.angle_range),
+                       "degrees"))
+    for what, values, bounds, unit in ranges:
+        if bounds is None:
+            continue
+        low, high = bounds
+        outside = (values < low) | (values > high)
+        if np.any(outside):
+            message = (f"{int(outside.sum())} {what} lie outside the trained range "
+                       f"{low:g}–{high:g} {unit} (min {values.min():g}, max {values.max():g})")
+            if strict:
+                raise ValueError(message)
+            warnings.warn(message, OutOfRangeWarning, stacklevel=4)
+    return energies, angles
+
+
+def on_accelerator() -> bool:
+    """Whether the Keras backend computes on a GPU/TPU."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+            return jax.default_backend() != "cpu"
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return bool(tf.config.list_logical_devices("GPU"))
+        if backend == "torch":
+            import torch
+            return torch.cuda.is_available()
+    except Exception:  # a broken accelerator stack means the CPU
+        return False
+    return False
+
+
+def default_batch_size(count: int) -> int:
+    limit = GPU_BATCH if on_accelerator() else CPU_BATCH
+    return max(1, min(limit, -(-count // 8) * 8))
+
+
+def _with_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of ``model`` built under another dtype policy, with the same weights."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        clone = model.__class__.from_config(model.get_config())
+    finally:
+        keras.config.set_dtype_policy(previous)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+class CompiledDecoder:
+    """Network + inverse preprocessing, compiled for the backend (XLA on TF, jit on JAX).
+
+    Calling it with a (batch, input) float32 array returns the showers in GeV as a backend
+    array on the device: (batch, X, Y, Z), cells below the threshold set to 0.
+    """
+
+    def __init__(self, model: keras.Model, conditioning: Conditioning, precision: str,
+                 output_dtype: str):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if output_dtype not in OUTPUT_DTYPES:
+            raise ValueError(f"output_dtype must be one of {OUTPUT_DTYPES}, got "
+                             f"{output_dtype!r}")
+        network = model if precision == "float32" else _with_policy(model, "mixed_bfloat16")
+        self.network = network
+        power, scale, threshold = (conditioning.power, conditioning.cell_scale,
+                                   conditioning.threshold)
+        ops = keras.ops
+
+        def to_gev(raw):
+            cells = ops.cast(ops.squeeze(raw, axis=-1), "float32")
+            if power != 1.0:
+                cells = ops.power(ops.relu(cells), 1.0 / power)
+            if scale != 1.0:
+                cells = cells / scale
+            cells = ops.where(cells >= threshold, cells, ops.zeros_like(cells))
+            return ops.cast(cells, output_dtype)
+
+        backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            def forward(trainable, non_trainable, inputs):
+                raw, _ = network.stateless_call(trainable, non_trainable, inputs,
+                                                training=False)
+                return to_gev(raw)
+
+            compiled = jax.jit(forward)
+            state = ([v.value for v in network.trainable_variables],
+                     [v.value for v in network.non_trainable_variables])
+            self._call = lambda inputs: compiled(*state, inputs)
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            compiled = tf.function(lambda inputs: to_gev(network(inputs, training=False)),
+                                   jit_compile=True, reduce_retracing=True)
+            self._call = compiled
+        else:
+            def eager(inputs):
+                import torch
+                with torch.no_grad():
+                    return to_gev(network(inputs, training=False))
+            self._call = eager
+
+    def __call__(self, inputs: np.ndarray):
+        return self._call(inputs)
+
+
+_DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def decoder_for(model: keras.Model, conditioning: Conditioning, precision: str,
+                output_dtype: str) -> CompiledDecoder:
+    """The model's compiled decoder for a precision and output dtype (built once)."""
+    per_model = _DECODERS.setdefault(model, {})
+    key = (precision, output_dtype)
+    if key not in per_model:
+        per_model[key] = CompiledDecoder(model, conditioning, precision, output_dtype)
+    return per_model[key]
+
+
+def to_host(array) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(array))
+
+
+def decode_batches(decoder: CompiledDecoder, conditioning: Conditioning, count: int,
+                   noise_rows, energies: np.ndarray, angles: np.ndarray | None,
+                   batch_size: int, *, on_device: bool = False
+                   ) -> Iterator[tuple[int, int, object]]:
+    """Yield (start, stop, showers) per batch; every batch runs at the fixed batch shape.
+
+    The next batch's input is prepared on a worker thread, and the device works on batch k+1
+    while batch k is copied to the host.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+
+    def prepare(start: int, stop: int) -> np.ndarray:
+        inputs = network_input(conditioning, noise_rows(start, stop), energies[start:stop],
+                               None if angles is None else angles[start:stop])
+        if stop - start < batch_size:
+            padding = np.zeros((batch_size - (stop - start), inputs.shape[1]), np.float32)
+            inputs = np.concatenate([inputs, padding])
+        return inputs
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending_input = pool.submit(prepare, *bounds[0]) if bounds else None
+        in_flight = None
+        for index, (start, stop) in enumerate(bounds):
+            inputs = pending_input.result()
+            if index + 1 < len(bounds):
+                pending_input = pool.submit(prepare, *bounds[index + 1])
+            launched = (start, stop, decoder(inputs))
+            if in_flight is not None:
+                yield _finish(in_flight, on_device)
+            in_flight = launched
+        if in_flight is not None:
+            yield _finish(in_flight, on_device)
+
+
+def _finish(item, on_device: bool):
+    start, stop, showers = item
+    if on_device:
+        return start, stop, showers[: stop - start]
+    return start, stop, to_host(showers)[: stop - start]
+
+
+def check_noise(noise, latent_size: int, count: int) -> np.ndarray:
+    noise = np.asarray(noise, dtype=np.float32)
+    if noise.ndim != 2 or noise.shape[1] != latent_size:
+        raise ValueError(f"noise must be (N, {latent_size}), got shape {noise.shape}")
+    if len(noise) != count:
+        raise ValueError(f"{len(noise)} noise rows for {count} energies")
+    if not np.all(np.isfinite(noise)):
+        raise ValueError("noise contains NaN or infinite values")
+    return noise
+
+

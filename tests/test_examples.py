@@ -1,0 +1,18 @@
+"""The examples run as a user would run them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_quickstart_runs():
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--n", "16", "--weights", "none"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("g1-3branch (random init) vs reference")
+    assert "reference" in lines[1] and "generated" in lines[2]
+    assert "ΣE/Ep" in lines[1]
