@@ -16,6 +16,7 @@ import datetime
 import os
 import platform
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -61,14 +62,17 @@ def bare_forward(model, batch: int, precision: str, batches: int) -> float:
     return batches * batch / (time.perf_counter() - start)
 
 
-def end_to_end(model, batch: int, precision: str, batches: int) -> float:
+def end_to_end(model, batch: int, precision: str, batches: int, **output) -> float:
     energies = np.random.default_rng(2).uniform(2, 500, batch * batches)
     angles = (np.random.default_rng(3).uniform(60, 120, len(energies))
               if "angle" in model.conditioning.conditions else None)
     model.generate(energies[:batch], None if angles is None else angles[:batch], seed=0,
-                   batch_size=batch, precision=precision)
+                   batch_size=batch, precision=precision, **output)
     start = time.perf_counter()
-    model.generate(energies, angles, seed=1, batch_size=batch, precision=precision)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # sparse truncation of untrained generators
+        model.generate(energies, angles, seed=1, batch_size=batch, precision=precision,
+                       **output)
     return len(energies) / (time.perf_counter() - start)
 
 
@@ -104,7 +108,8 @@ def main() -> None:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}"
     header = ("| model | backend | precision | batch | paper protocol [showers/s] | "
               "bare forward | generate() | generate/bare | D→H GB/s | D→H-bound showers/s | "
-              "machine | date |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "generate/min(bare, bound) | generate(), float16 out | generate(), sparse float16 "
+              "| machine | date |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [header]
     print(header, flush=True)
     for name in args.models:
@@ -114,9 +119,14 @@ def main() -> None:
         full = end_to_end(model, args.batch, args.precision, batches)
         gbps = bandwidth(model.shape, args.batch)
         bound = gbps * 1e9 / (4 * np.prod(model.shape))
+        half = end_to_end(model, args.batch, args.precision, batches, output_dtype="float16")
+        sparse = end_to_end(model, args.batch, args.precision, batches, output="sparse",
+                            output_dtype="float16")
         line = (f"| {name} | {keras.backend.backend()} | {args.precision} | {args.batch} | "
                 f"{paper:,.0f} ({protocol}) | {bare:,.0f} | {full:,.0f} | {full / bare:.2f} | "
-                f"{gbps:.1f} | {bound:,.0f} | {machine} | {datetime.date.today()} |")
+                f"{gbps:.1f} | {bound:,.0f} | {full / min(bare, bound):.2f} | {half:,.0f} | "
+                f"{sparse:,.0f} | "
+                f"{machine} | {datetime.date.today()} |")
         lines.append(line)
         print(line, flush=True)
         if args.out:

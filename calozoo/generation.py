@@ -5,6 +5,7 @@ prepares the next batch while the device works on this one.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import warnings
 import weakref
@@ -21,6 +22,8 @@ NOISE_BLOCK = 1024
 PRECISIONS = ("float32", "bfloat16")
 OUTPUT_DTYPES = ("float32", "float16")
 CPU_BATCH, GPU_BATCH = 64, 1024
+PIPELINE_DEPTH = 2
+"""Batches launched ahead of the one being copied to the host."""
 
 
 class OutOfRangeWarning(UserWarning):
@@ -146,7 +149,7 @@ class CompiledDecoder:
     """
 
     def __init__(self, model: keras.Model, conditioning: Conditioning, precision: str,
-                 output_dtype: str):
+                 output_dtype: str, sparse_capacity: int | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if output_dtype not in OUTPUT_DTYPES:
@@ -165,7 +168,13 @@ class CompiledDecoder:
             if scale != 1.0:
                 cells = cells / scale
             cells = ops.where(cells >= threshold, cells, ops.zeros_like(cells))
-            return ops.cast(cells, output_dtype)
+            if sparse_capacity is None:
+                return ops.cast(cells, output_dtype)
+            flat = ops.reshape(cells, (ops.shape(cells)[0], -1))
+            values, indices = ops.top_k(flat, sparse_capacity, sorted=True)
+            index_dtype = "uint16" if flat.shape[1] <= 65536 else "int32"
+            nonzero = ops.sum(ops.cast(flat > 0, "int32"), axis=1)
+            return ops.cast(indices, index_dtype), ops.cast(values, output_dtype), nonzero
 
         backend = keras.backend.backend()
         if backend == "jax":
@@ -179,7 +188,15 @@ class CompiledDecoder:
             compiled = jax.jit(forward)
             state = ([v.value for v in network.trainable_variables],
                      [v.value for v in network.non_trainable_variables])
-            self._call = lambda inputs: compiled(*state, inputs)
+            # "float32" means float32: no TF32 convolutions on GPUs (batch-size invariance
+            # and agreement with the CPU depend on it); bfloat16 is the fast path.
+            matmul_precision = "highest" if precision == "float32" else "default"
+
+            def call(inputs):
+                with jax.default_matmul_precision(matmul_precision):
+                    return compiled(*state, inputs)
+
+            self._call = call
         elif backend == "tensorflow":
             import tensorflow as tf
 
@@ -201,17 +218,25 @@ _DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def decoder_for(model: keras.Model, conditioning: Conditioning, precision: str,
-                output_dtype: str) -> CompiledDecoder:
-    """The model's compiled decoder for a precision and output dtype (built once)."""
+                output_dtype: str, sparse_capacity: int | None = None) -> CompiledDecoder:
+    """The model's compiled decoder for a precision and output form (built once)."""
     per_model = _DECODERS.setdefault(model, {})
-    key = (precision, output_dtype)
+    key = (precision, output_dtype, sparse_capacity)
     if key not in per_model:
-        per_model[key] = CompiledDecoder(model, conditioning, precision, output_dtype)
+        per_model[key] = CompiledDecoder(model, conditioning, precision, output_dtype,
+                                         sparse_capacity)
     return per_model[key]
 
 
-def to_host(array) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(array))
+def to_host(array):
+    """A backend array (or a tuple of them) as numpy."""
+    return keras.tree.map_structure(lambda a: np.asarray(keras.ops.convert_to_numpy(a)), array)
+
+
+def _start_copy(array) -> None:
+    for leaf in keras.tree.flatten(array):
+        if hasattr(leaf, "copy_to_host_async"):
+            leaf.copy_to_host_async()   # JAX: the copy starts as soon as it is computed
 
 
 def decode_batches(decoder: CompiledDecoder, conditioning: Conditioning, count: int,
@@ -235,26 +260,28 @@ def decode_batches(decoder: CompiledDecoder, conditioning: Conditioning, count: 
             inputs = np.concatenate([inputs, padding])
         return inputs
 
+    in_flight: collections.deque = collections.deque()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pending_input = pool.submit(prepare, *bounds[0]) if bounds else None
-        in_flight = None
         for index, (start, stop) in enumerate(bounds):
             inputs = pending_input.result()
             if index + 1 < len(bounds):
                 pending_input = pool.submit(prepare, *bounds[index + 1])
-            launched = (start, stop, decoder(inputs))
-            if in_flight is not None:
-                yield _finish(in_flight, on_device)
-            in_flight = launched
-        if in_flight is not None:
-            yield _finish(in_flight, on_device)
+            showers = decoder(inputs)
+            if not on_device:
+                _start_copy(showers)
+            in_flight.append((start, stop, showers))
+            if len(in_flight) > PIPELINE_DEPTH:
+                yield _finish(in_flight.popleft(), on_device)
+        while in_flight:
+            yield _finish(in_flight.popleft(), on_device)
 
 
 def _finish(item, on_device: bool):
     start, stop, showers = item
-    if on_device:
-        return start, stop, showers[: stop - start]
-    return start, stop, to_host(showers)[: stop - start]
+    if not on_device:
+        showers = to_host(showers)
+    return start, stop, keras.tree.map_structure(lambda a: a[: stop - start], showers)
 
 
 def check_noise(noise, latent_size: int, count: int) -> np.ndarray:

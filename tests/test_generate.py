@@ -171,3 +171,30 @@ def test_cli_generate_errors_leave_no_file(tmp_path):
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sparse_output_matches_dense(g1):
+    dense = g1.generate(ENERGIES[:6], seed=9, batch_size=8)
+    sparse = g1.generate(ENERGIES[:6], seed=9, batch_size=8, output="sparse",
+                         sparse_capacity=15625)
+    assert sparse.indices.dtype == np.uint16 and sparse.values.shape == (6, 15625)
+    np.testing.assert_array_equal(sparse.to_dense(), dense)
+    np.testing.assert_array_equal(sparse.nonzero, (dense > 0).sum(axis=(1, 2, 3)))
+    with pytest.warns(UserWarning, match="raise sparse_capacity"):
+        small = g1.generate(ENERGIES[:6], seed=9, batch_size=8, output="sparse",
+                            sparse_capacity=100, output_dtype="float16")
+    kept = small.to_dense()
+    largest = np.sort(dense.reshape(6, -1), axis=1)[:, -100:]
+    np.testing.assert_allclose(np.sort(kept.reshape(6, -1), axis=1)[:, -100:], largest,
+                               rtol=1e-3)
+
+
+def test_sparse_file_round_trip(tmp_path):
+    model = calozoo.load("conv3d", weights=None)
+    path = tmp_path / "sparse.h5"
+    model.generate_to_file(path, [20.0, 80.0, 300.0], seed=5, batch_size=8, sparse=True,
+                           sparse_capacity=15625)
+    dense = model.generate([20.0, 80.0, 300.0], seed=5, batch_size=8)
+    loaded = data.load(path)
+    np.testing.assert_allclose(loaded.images, dense, rtol=1e-3, atol=1e-6)   # float16 values
+    np.testing.assert_allclose(loaded.energies, [20.0, 80.0, 300.0])

@@ -2,5 +2,6 @@
 
 from calozoo.data.io import ShowerWriter, count, iterate, load, save
 from calozoo.data.showers import Showers
+from calozoo.data.sparse import SparseShowers
 
-__all__ = ["ShowerWriter", "Showers", "count", "iterate", "load", "save"]
+__all__ = ["ShowerWriter", "Showers", "SparseShowers", "count", "iterate", "load", "save"]

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 
 from calozoo.data.showers import Showers, geometry_name, parse_geometry
+from calozoo.data.sparse import SparseShowers
 
 MEV_PER_GEV = 1000.0
 GRID_SHAPES = ((25, 25, 25), (51, 51, 25))
@@ -45,7 +46,9 @@ class _Layout:
         self.path = path
         keys = sorted(handle.keys())
         attrs = handle.attrs
-        if "ECAL" in handle:
+        self.indices = None
+        if "ECAL" in handle or ("values" in handle and "indices" in handle
+                                and attrs.get("layout") == "sparse-xyz"):
             self._init_3dgan(handle, keys, attrs, cell_scale)
         elif "showers" in handle and "incident_energies" in handle:
             self._init_calochallenge(handle, attrs)
@@ -60,11 +63,15 @@ class _Layout:
 
     def _init_3dgan(self, handle, keys, attrs, cell_scale):
         self.format = "3dgan"
-        self.images = handle["ECAL"]
-        if self.images.ndim != 4:
-            raise _fail(self.path, f"'ECAL' must have rank 4 (N, X, Y, Z), got shape "
-                                   f"{self.images.shape}")
-        self.grid = tuple(self.images.shape[1:])
+        if "ECAL" in handle:
+            self.images = handle["ECAL"]
+            if self.images.ndim != 4:
+                raise _fail(self.path, f"'ECAL' must have rank 4 (N, X, Y, Z), got shape "
+                                       f"{self.images.shape}")
+            self.grid = tuple(self.images.shape[1:])
+        else:
+            self.images, self.indices = handle["values"], handle["indices"]
+            self.grid = parse_geometry(str(attrs.get("geometry", "")))
         if "energy" in handle:
             self.energy, self.energy_column = handle["energy"], None
             if not (self.energy.ndim == 1 or self.energy.shape[1:] == (1,)):
@@ -106,6 +113,9 @@ class _Layout:
     def read(self, start: int, stop: int) -> Showers:
         try:
             images = np.asarray(self.images[start:stop], dtype=np.float32)
+            if self.indices is not None:
+                images = SparseShowers(self.grid, np.asarray(self.indices[start:stop]), images,
+                                       np.zeros(len(images), np.int64)).to_dense()
             energies = np.asarray(self.energy[start:stop], dtype=np.float64)
             angles = None if self.angle is None else np.asarray(self.angle[start:stop],
                                                                 dtype=np.float64)
@@ -207,11 +217,15 @@ class ShowerWriter:
         ``"calochallenge"`` (``showers`` and ``incident_energies`` in MeV).
     expected
         Number of showers, if known (sizes the data sets up front).
+    sparse_capacity
+        Store showers sparsely (3DGAN layout only): ``indices`` and ``values`` (float16) of
+        up to this many non-zero cells per shower instead of ``ECAL``; written with
+        :meth:`write_sparse`.
     """
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], *,
                  with_angles: bool = False, format: str = "3dgan", expected: int | None = None,
-                 attrs: dict | None = None):
+                 attrs: dict | None = None, sparse_capacity: int | None = None):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
         self.path = Path(path)
@@ -229,11 +243,25 @@ class ShowerWriter:
         self._file = h5py.File(self._temporary, "w")
         initial = expected or 0
         chunk_rows = max(1, min(64, expected or 64))
-        if format == "3dgan":
+        if format == "3dgan" and sparse_capacity:
+            cells = math.prod(self.shape)
+            index_dtype = "uint16" if cells <= 65536 else "uint32"
+            row_chunks = max(1, min(1024, expected or 1024))
             self._images = self._file.create_dataset(
-                "ECAL", shape=(initial, *self.shape), maxshape=(None, *self.shape),
-                dtype="float32", chunks=(chunk_rows, *self.shape), compression="gzip",
-                compression_opts=4, shuffle=True)
+                "values", shape=(initial, sparse_capacity), maxshape=(None, sparse_capacity),
+                dtype="float16", chunks=(row_chunks, sparse_capacity), compression="gzip",
+                compression_opts=1)
+            self._indices = self._file.create_dataset(
+                "indices", shape=(initial, sparse_capacity), maxshape=(None, sparse_capacity),
+                dtype=index_dtype, chunks=(row_chunks, sparse_capacity), compression="gzip",
+                compression_opts=1)
+        if format == "3dgan":
+            if not sparse_capacity:
+                self._indices = None
+                self._images = self._file.create_dataset(
+                    "ECAL", shape=(initial, *self.shape), maxshape=(None, *self.shape),
+                    dtype="float32", chunks=(chunk_rows, *self.shape), compression="gzip",
+                    compression_opts=4, shuffle=True)
             self._energies = self._file.create_dataset(
                 "energy", shape=(initial,), maxshape=(None,), dtype="float64", chunks=(4096,))
             self._angles = self._file.create_dataset(
@@ -242,6 +270,9 @@ class ShowerWriter:
             self._file.attrs["units"] = "ECAL: GeV; energy: GeV; theta: rad"
             self._file.attrs["cell_scale"] = 1.0
         else:
+            if sparse_capacity:
+                raise ValueError("sparse storage exists in the 3DGAN layout only")
+            self._indices = None
             voxels = math.prod(self.shape)
             self._images = self._file.create_dataset(
                 "showers", shape=(initial, voxels), maxshape=(None, voxels), dtype="float32",
@@ -253,7 +284,7 @@ class ShowerWriter:
             self._angles = None
             self._file.attrs["units"] = "showers: MeV; incident_energies: MeV"
         self._file.attrs["geometry"] = geometry_name(self.shape)
-        self._file.attrs["layout"] = "xyz"
+        self._file.attrs["layout"] = "sparse-xyz" if sparse_capacity else "xyz"
         self._file.attrs["writer"] = "calozoo"
         for key, value in (attrs or {}).items():
             self._file.attrs[key] = value
@@ -263,12 +294,11 @@ class ShowerWriter:
         if showers.shape != self.shape:
             raise ValueError(f"showers of shape {showers.shape} do not fit a file of shape "
                              f"{self.shape}")
+        if self._indices is not None:
+            raise ValueError("this file stores sparse showers; use write_sparse()")
         if self.with_angles and showers.angles is None:
             raise ValueError("this file stores angles but the showers have none")
-        start, stop = self.count, self.count + len(showers)
-        for data in (self._images, self._energies, self._angles):
-            if data is not None and data.shape[0] < stop:
-                data.resize(stop, axis=0)
+        start, stop = self._grow(len(showers))
         if self.format == "3dgan":
             self._images[start:stop] = showers.images
             self._energies[start:stop] = showers.energies
@@ -279,9 +309,31 @@ class ShowerWriter:
             self._energies[start:stop, 0] = showers.energies * MEV_PER_GEV
         self.count = stop
 
+    def _grow(self, rows: int) -> tuple[int, int]:
+        start, stop = self.count, self.count + rows
+        for data in (self._images, self._indices, self._energies, self._angles):
+            if data is not None and data.shape[0] < stop:
+                data.resize(stop, axis=0)
+        return start, stop
+
+    def write_sparse(self, showers, energies: np.ndarray, angles: np.ndarray | None = None):
+        """Append a batch of :class:`SparseShowers` with their energies (GeV) and angles (°)."""
+        if self._indices is None:
+            raise ValueError("this file stores dense showers; use write()")
+        if tuple(showers.shape) != self.shape:
+            raise ValueError(f"showers of shape {showers.shape} do not fit a file of shape "
+                             f"{self.shape}")
+        start, stop = self._grow(len(showers))
+        self._images[start:stop] = showers.values
+        self._indices[start:stop] = showers.indices
+        self._energies[start:stop] = energies
+        if self._angles is not None:
+            self._angles[start:stop] = np.radians(angles)
+        self.count = stop
+
     def close(self) -> Path:
         """Finish the file and give it its final name."""
-        for data in (self._images, self._energies, self._angles):
+        for data in (self._images, self._indices, self._energies, self._angles):
             if data is not None and data.shape[0] != self.count:
                 data.resize(self.count, axis=0)
         self._file.close()

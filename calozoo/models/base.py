@@ -57,7 +57,8 @@ class ShowerGenerator(_ConfigurableModel):
     def generate(self, energies, angles=None, *, seed: int | None = None,
                  batch_size: int | None = None, progress: bool = False,
                  precision: str = "float32", strict: bool = False,
-                 output_dtype: str = "float32", output: str = "numpy"):
+                 output_dtype: str = "float32", output: str = "numpy",
+                 sparse_capacity: int | None = None):
         """Generate showers.
 
         Parameters
@@ -81,7 +82,13 @@ class ShowerGenerator(_ConfigurableModel):
         output_dtype
             ``"float32"`` or ``"float16"`` cells (float16 halves the device→host copy).
         output
-            ``"numpy"`` or ``"device"`` (the backend's array, left on the accelerator).
+            ``"numpy"``; ``"device"`` (the backend's array, left on the accelerator); or
+            ``"sparse"`` (a :class:`calozoo.data.SparseShowers` of the largest
+            ``sparse_capacity`` cells per shower, selected on the device: the fastest way off
+            a GPU, with ``output_dtype="float16"``).
+        sparse_capacity
+            Cells kept per shower with ``output="sparse"`` (default 2048 on 25³ grids, 4096
+            on larger ones); a warning says if any shower had more non-zero cells.
 
         Returns
         -------
@@ -94,7 +101,7 @@ class ShowerGenerator(_ConfigurableModel):
             self.conditioning, energies, angles, strict=strict, trained=self.trained_ranges)
         noise = generation.NoiseStream(seed, self.latent_size)
         return self._collect(noise.rows, energies, angles, batch_size, progress, precision,
-                             output_dtype, output)
+                             output_dtype, output, sparse_capacity)
 
     def decode(self, noise, energies, angles=None, *, batch_size: int | None = None,
                precision: str = "float32") -> np.ndarray:
@@ -113,33 +120,50 @@ class ShowerGenerator(_ConfigurableModel):
     def generate_to_file(self, path: str | os.PathLike, energies, angles=None, *,
                          seed: int | None = None, batch_size: int | None = None,
                          progress: bool = False, precision: str = "float32",
-                         strict: bool = False) -> int:
+                         strict: bool = False, sparse: bool = False,
+                         sparse_capacity: int | None = None) -> int:
         """Stream generated showers into an HDF5 file (calozoo's 3DGAN layout).
 
         Batches go to disk as they come, so N need not fit in memory; the file appears under
-        its name only when complete. Arguments as for :meth:`generate`. Returns N.
+        its name only when complete. With ``sparse=True`` the file holds the non-zero cells
+        (float16 values, flat indices) as they leave the device; ``calozoo.data.load`` reads
+        both forms. Other arguments as for :meth:`generate`. Returns N.
         """
         from calozoo import generation
-        from calozoo.data import Showers, ShowerWriter
+        from calozoo.data import Showers, ShowerWriter, SparseShowers
 
         energies, angles = generation.check_conditions(
             self.conditioning, energies, angles, strict=strict, trained=self.trained_ranges)
         noise = generation.NoiseStream(seed, self.latent_size)
+        capacity = self._sparse_capacity(sparse_capacity) if sparse else None
         with ShowerWriter(path, self.shape, with_angles=angles is not None,
-                          expected=len(energies)) as writer:
-            for start, stop, showers in self._batches(noise.rows, energies, angles, batch_size,
-                                                      progress, precision, "float32", False):
-                writer.write(Showers(showers, energies[start:stop],
-                                     None if angles is None else angles[start:stop]))
+                          expected=len(energies), sparse_capacity=capacity) as writer:
+            for start, stop, showers in self._batches(
+                    noise.rows, energies, angles, batch_size, progress, precision,
+                    "float16" if sparse else "float32", False, capacity):
+                conditions = (energies[start:stop],
+                              None if angles is None else angles[start:stop])
+                if sparse:
+                    writer.write_sparse(SparseShowers(self.shape, *showers), *conditions)
+                else:
+                    writer.write(Showers(showers, *conditions))
         return len(energies)
 
+    def _sparse_capacity(self, requested: int | None) -> int:
+        cells = int(np.prod(self.shape))
+        capacity = requested or (2048 if cells <= 16384 else 4096)
+        if not 0 < capacity <= cells:
+            raise ValueError(f"sparse_capacity must be in 1..{cells}, got {capacity}")
+        return capacity
+
     def _batches(self, noise_rows, energies, angles, batch_size, progress, precision,
-                 output_dtype, on_device):
+                 output_dtype, on_device, sparse_capacity=None):
         from calozoo import generation
 
         count = len(energies)
         batch_size = generation.default_batch_size(count) if batch_size is None else batch_size
-        decoder = generation.decoder_for(self, self.conditioning, precision, output_dtype)
+        decoder = generation.decoder_for(self, self.conditioning, precision, output_dtype,
+                                         sparse_capacity)
         batches = generation.decode_batches(decoder, self.conditioning, count, noise_rows,
                                             energies, angles, batch_size, on_device=on_device)
         if not progress:
@@ -153,11 +177,24 @@ class ShowerGenerator(_ConfigurableModel):
                 yield item
 
     def _collect(self, noise_rows, energies, angles, batch_size, progress, precision,
-                 output_dtype, output):
-        if output not in ("numpy", "device"):
-            raise ValueError(f"output must be 'numpy' or 'device', got {output!r}")
+                 output_dtype, output, sparse_capacity=None):
+        if output not in ("numpy", "device", "sparse"):
+            raise ValueError(f"output must be 'numpy', 'device' or 'sparse', got {output!r}")
+        capacity = self._sparse_capacity(sparse_capacity) if output == "sparse" else None
         batches = self._batches(noise_rows, energies, angles, batch_size, progress, precision,
-                                output_dtype, output == "device")
+                                output_dtype, output == "device", capacity)
+        if output == "sparse":
+            import warnings
+
+            from calozoo.data import SparseShowers
+
+            result = SparseShowers.concatenate(
+                [SparseShowers(self.shape, *parts) for _, _, parts in batches])
+            if result.truncated.any():
+                warnings.warn(f"{int(result.truncated.sum())} showers have more than "
+                              f"{capacity} non-zero cells; their smallest cells were dropped "
+                              "(raise sparse_capacity)", stacklevel=3)
+            return result
         if output == "device":
             parts = [showers for _, _, showers in batches]
             return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=0)
