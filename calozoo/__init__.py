@@ -22,7 +22,7 @@ _LAZY = {
     "ShowerGenerator": ("calozoo.models.base", "ShowerGenerator"),
     "ShowerDiscriminator": ("calozoo.models.base", "ShowerDiscriminator"),
 }
-_SUBMODULES = ("data", "sim", "models", "metrics", "train", "weights", "registry")
+_SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation")
 
 __all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "generate",
            "list_models", "load", "model_info"]

@@ -20,24 +20,32 @@ def load(name: str, part: str = "generator",
     part
         ``"generator"`` (a :class:`calozoo.ShowerGenerator`) or ``"discriminator"``.
     weights
-        ``"default"`` (the model's pretrained weights), a weights tag, a path to a
-        ``.weights.h5`` file or a folder holding ``<name>.weights.h5``, or ``None`` for freshly
-        initialised weights.
+        ``"default"`` (the model's pretrained weights), a weights tag from
+        ``model_info(name).weights``, a path to a ``.weights.h5`` file or a folder (holding
+        ``<name>.<part>.weights.h5``, ``<name>.weights.h5`` or ``<name>/<tag>.json``), or
+        ``None`` for freshly initialised weights. Files are sha256-checked against their
+        record and refused if written for another architecture.
 
     Raises
     ------
     ValueError
         Unknown model name or part.
     FileNotFoundError
-        The requested weights do not exist.
+        The requested weights do not exist (the message says where it looked).
+    ValueError
+        sha256 mismatch, or weights of another architecture.
     """
     registry.entry(name)
     if part not in ("generator", "discriminator"):
         raise ValueError(f"part must be 'generator' or 'discriminator', got {part!r}")
-    path = None if weights is None else weights_lib.resolve(name, weights)
+    resolved = None if weights is None else weights_lib.resolve(name, weights, part)
     model = registry.build(name, part)
-    if path is not None:
+    if resolved is not None:
+        path, record = resolved
+        weights_lib.check_architecture(path, model, name, part)
         model.load_weights(path)
+        if record is not None and part == "generator":
+            model.trained_ranges = record.trained_ranges
     return model
 
 

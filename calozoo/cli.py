@@ -65,7 +65,56 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"weights:              {', '.join(info.weights) or 'none yet (use weights=None)'}",
         f"reference:            {info.reference}",
     ]
+    from calozoo import weights as weights_lib
+
+    for tag, found in weights_lib.records(args.name).items():
+        hub = found.hub.get("repo_id") or "not on the hub yet"
+        if found.hub.get("revision"):
+            hub += f" @ {found.hub['revision']}"
+        lines += ["", f"weights {tag!r} ({found.date}, calozoo {found.calozoo_version}, "
+                      f"{found.license})",
+                  f"  hub:            {hub}"]
+        for part, entry in found.files.items():
+            lines.append(f"  {part + ':':15s} {entry['name']} ({entry['size']:,} bytes, "
+                         f"sha256 {entry['sha256'][:16]}…)")
+        for heading, values in (("trained ranges", found.trained_ranges),
+                                ("training data", found.training_data),
+                                ("recipe", found.recipe), ("metrics", found.metrics)):
+            if values:
+                lines.append(f"  {heading + ':':15s} " + ", ".join(
+                    f"{key}={value}" for key, value in values.items()))
     print("\n".join(lines))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from calozoo import weights as weights_lib
+
+    names = calozoo.list_models() if args.all else args.names
+    if not names:
+        raise ValueError("name a model (or several), or give --all")
+    fetched = 0
+    for name in names:
+        calozoo.model_info(name)
+        if not weights_lib.available_tags(name):
+            if args.all:
+                continue
+            raise FileNotFoundError(f"no pretrained weights for {name!r} yet")
+        for path in weights_lib.download(name, args.tag):
+            print(f"{name}: {path}")
+            fetched += 1
+    if not fetched:
+        raise FileNotFoundError("no model has pretrained weights yet; nothing to download")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from calozoo import weights as weights_lib
+
+    revision = weights_lib.push(args.name, args.repo, args.tag)
+    print(f"pushed {args.name} weights {args.tag!r} to {args.repo} at revision {revision}")
+    print(f"record it: \"hub\": {{\"repo_id\": \"{args.repo}\", \"revision\": "
+          f"\"{revision}\"}} in weights/{args.name}/{args.tag}.json")
     return 0
 
 
@@ -180,6 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show what the zoo knows about a model")
     info.add_argument("name", help="zoo name, e.g. g1-3branch")
     info.set_defaults(handler=cmd_info)
+
+    fetch = commands.add_parser(
+        "download", help="fetch pretrained weights into the huggingface-hub cache (login nodes)")
+    fetch.add_argument("names", nargs="*", help="zoo names")
+    fetch.add_argument("--all", action="store_true", help="every model with weights")
+    fetch.add_argument("--tag", help="one weights tag (default: all tags)")
+    fetch.set_defaults(handler=cmd_download)
+
+    weights_parser = commands.add_parser("weights", help="maintain weights (maintainers)")
+    weights_commands = weights_parser.add_subparsers(dest="weights_command", required=True,
+                                                     metavar="ACTION")
+    push = weights_commands.add_parser("push", help="upload weights and record to the hub")
+    push.add_argument("name", help="zoo name")
+    push.add_argument("--repo", required=True, help="hub repository, ORG/NAME")
+    push.add_argument("--tag", default="default", help="weights tag")
+    push.set_defaults(handler=cmd_push)
 
     sim = commands.add_parser(
         "simulate", help="simulate reference showers (GFlash-parametrised calorimeter)")

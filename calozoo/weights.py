@@ -1,16 +1,38 @@
-"""Where pretrained weights live and how a ``weights=`` argument resolves to a file.
+"""Pretrained weights: records (model cards), resolution, sha256 checks, huggingface-hub.
 
-Shipped weights are stored as ``<name>/<tag>.weights.h5`` with a JSON record
-``<name>/<tag>.json`` in the project's ``weights/`` folder, which the wheel carries inside the
-package as ``calozoo/_weights``.
+A weights *record* (``<model>/<tag>.json``) says what a weights file is: the files and their
+sha256, the hub repository and revision (null until pushed), the conditioning the weights
+expect, the training data, the recipe and the validation metrics. Records live in the shipped
+``weights/`` folder (inside the wheel as ``calozoo/_weights``) and in ``$CALOZOO_WEIGHTS``.
+
+Files resolve in this order: an explicit path; ``$CALOZOO_WEIGHTS``; the shipped folder; the
+huggingface-hub cache at the recorded revision; a download at the recorded revision (never
+with ``HF_HUB_OFFLINE=1`` or ``CALOZOO_OFFLINE=1``). Every file is sha256-checked and its
+architecture compared with the model's before Keras reads it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from calozoo._version import __version__
 
 DEFAULT_TAG = "default"
+SCHEMA = 1
+PARTS = ("generator", "discriminator")
+LICENSE = "Apache-2.0"
+ARCHITECTURE_ATTR = "calozoo_model"
+PART_ATTR = "calozoo_part"
 
 
 def shipped_weights_dir() -> Path:
@@ -20,38 +42,290 @@ def shipped_weights_dir() -> Path:
     return inside if inside.is_dir() else package.parent / "weights"
 
 
+def _search_dirs() -> list[Path]:
+    folders = []
+    if os.environ.get("CALOZOO_WEIGHTS"):
+        folders.append(Path(os.environ["CALOZOO_WEIGHTS"]))
+    folders.append(shipped_weights_dir())
+    return folders
+
+
+def offline() -> bool:
+    """Whether network access is forbidden (HF_HUB_OFFLINE or CALOZOO_OFFLINE set to 1)."""
+    truthy = {"1", "true", "yes", "on"}
+    return any(os.environ.get(key, "").strip().lower() in truthy
+               for key in ("HF_HUB_OFFLINE", "CALOZOO_OFFLINE"))
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsRecord:
+    """A weights record: what the files are and where they come from."""
+
+    model: str
+    tag: str
+    files: dict[str, dict[str, Any]]
+    hub: dict[str, str | None]
+    conditioning: dict[str, Any]
+    trained_ranges: dict[str, Any]
+    training_data: dict[str, Any]
+    recipe: dict[str, Any]
+    metrics: dict[str, Any]
+    license: str
+    citation: list[str]
+    date: str
+    calozoo_version: str
+    folder: Path | None = dataclasses.field(default=None, compare=False)
+
+    @classmethod
+    def read(cls, path: Path) -> WeightsRecord:
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: unreadable weights record ({error})") from None
+        if values.get("schema") != SCHEMA:
+            raise ValueError(f"{path}: weights record schema {values.get('schema')!r}, "
+                             f"this calozoo reads {SCHEMA}")
+        fields = {field.name for field in dataclasses.fields(cls)} - {"folder"}
+        missing = fields - set(values)
+        if missing:
+            raise ValueError(f"{path}: weights record lacks {sorted(missing)}")
+        return cls(**{key: values[key] for key in fields}, folder=path.parent)
+
+    def to_json(self) -> str:
+        values = {"schema": SCHEMA, **dataclasses.asdict(self)}
+        values.pop("folder")
+        return json.dumps(values, indent=2, sort_keys=False) + "\n"
+
+
+def records(name: str) -> dict[str, WeightsRecord]:
+    """The weights records of model ``name`` by tag ($CALOZOO_WEIGHTS first, then shipped)."""
+    found: dict[str, WeightsRecord] = {}
+    for folder in _search_dirs():
+        model_folder = folder / name
+        if not model_folder.is_dir():
+            continue
+        for path in sorted(model_folder.glob("*.json")):
+            record = WeightsRecord.read(path)
+            if record.model != name:
+                raise ValueError(f"{path}: record of {record.model!r} in the folder of {name!r}")
+            found.setdefault(record.tag, record)
+    return found
+
+
 def available_tags(name: str) -> tuple[str, ...]:
-    """Weights tags shipped for model ``name``, the default first."""
-    folder = shipped_weights_dir() / name
-    if not folder.is_dir():
-        return ()
-    tags = sorted(record.stem for record in folder.glob("*.json"))
-    return tuple(sorted(tags, key=lambda tag: tag != DEFAULT_TAG))
+    """Weights tags available for model ``name``, the default first."""
+    return tuple(sorted(records(name), key=lambda tag: (tag != DEFAULT_TAG, tag)))
 
 
-def resolve(name: str, weights: str | os.PathLike) -> Path:
-    """The weights file that ``weights`` (a tag or a path) names for model ``name``."""
+def record(name: str, tag: str = DEFAULT_TAG) -> WeightsRecord:
+    """The record of ``name``'s weights ``tag`` ("default" = the default or only tag)."""
+    known = records(name)
+    if not known:
+        raise FileNotFoundError(
+            f"no pretrained weights for {name!r} yet; load(..., weights=None) gives a "
+            "randomly initialised model")
+    if tag == DEFAULT_TAG and DEFAULT_TAG not in known:
+        tag = available_tags(name)[0]
+    if tag not in known:
+        raise FileNotFoundError(f"{name!r} has no weights tag {tag!r} "
+                                f"(tags: {', '.join(available_tags(name))})")
+    return known[tag]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hub_file(record: WeightsRecord, filename: str, allow_download: bool) -> Path | None:
+    repo, revision = record.hub.get("repo_id"), record.hub.get("revision")
+    if not repo or not revision:
+        return None
+    import huggingface_hub
+
+    cached = huggingface_hub.try_to_load_from_cache(repo, filename, revision=revision)
+    if isinstance(cached, str):
+        return Path(cached)
+    if not allow_download or offline():
+        return None
+    return Path(huggingface_hub.hf_hub_download(repo, filename, revision=revision))
+
+
+def resolve_file(record: WeightsRecord, part: str, *, allow_download: bool = True) -> Path:
+    """The local, sha256-verified file of ``part`` that ``record`` names."""
+    if part not in record.files:
+        raise FileNotFoundError(f"weights {record.model}/{record.tag} have no {part} file "
+                                f"(parts: {', '.join(record.files)})")
+    entry = record.files[part]
+    filename = entry["name"]
+    searched = []
+    candidates = [folder / record.model / filename for folder in _search_dirs()]
+    if record.folder is not None:
+        candidates.insert(0, record.folder / filename)
+    path = next((candidate for candidate in candidates if candidate.is_file()), None)
+    searched += [str(candidate.parent) for candidate in candidates]
+    if path is None:
+        path = _hub_file(record, filename, allow_download)
+        repo, revision = record.hub.get("repo_id"), record.hub.get("revision")
+        searched.append(f"huggingface-hub cache ({repo}@{revision})" if repo else
+                        "no hub repository recorded")
+    if path is None:
+        if record.hub.get("repo_id") and offline():
+            hint = (f"offline (HF_HUB_OFFLINE/CALOZOO_OFFLINE): run `calozoo download "
+                    f"{record.model}` where there is network, or set CALOZOO_WEIGHTS")
+        elif record.hub.get("repo_id"):
+            hint = "not downloaded: run `calozoo download " + record.model + "`"
+        else:
+            hint = "place it in $CALOZOO_WEIGHTS/" + record.model
+        raise FileNotFoundError(f"weights file {filename} of {record.model}/{record.tag} not "
+                                f"found; looked in {'; '.join(dict.fromkeys(searched))}. {hint}")
+    verify(path, entry["sha256"])
+    return path
+
+
+def verify(path: Path, expected: str) -> None:
+    """Refuse a file whose sha256 differs from the record's."""
+    actual = sha256(path)
+    if actual != expected:
+        raise ValueError(f"{path}: sha256 mismatch: the record expects {expected}, the file "
+                         f"has {actual}; refusing to load it")
+
+
+def _stored_shapes(path: Path) -> tuple[dict, list[tuple[int, ...]]]:
+    shapes = []
+    try:
+        with h5py.File(path, "r") as handle:
+            attrs = dict(handle.attrs)
+            handle.visititems(lambda _, item: shapes.append(tuple(item.shape))
+                              if isinstance(item, h5py.Dataset) else None)
+    except OSError as error:
+        raise OSError(f"{path}: not a readable Keras weights file ({error})") from None
+    return attrs, sorted(shapes)
+
+
+def check_architecture(path: Path, model, name: str, part: str) -> None:
+    """Refuse weights written for another architecture, before Keras reads them."""
+    attrs, stored = _stored_shapes(path)
+    written_for = attrs.get(ARCHITECTURE_ATTR)
+    if written_for is not None:
+        written_for = written_for.decode() if isinstance(written_for, bytes) else written_for
+        written_part = attrs.get(PART_ATTR, part)
+        written_part = written_part.decode() if isinstance(written_part, bytes) else \
+            written_part
+        if (written_for, written_part) != (name, part):
+            raise ValueError(f"{path}: weights of {written_for} ({written_part}), not of "
+                             f"{name} ({part})")
+    expected = sorted(tuple(weight.shape) for weight in model.weights)
+    if stored != expected:
+        raise ValueError(f"{path}: these weights do not fit the {name} {part} "
+                         f"({len(stored)} arrays, {sum(int(np.prod(s)) for s in stored):,} "
+                         f"values; the model has {len(expected)} arrays, "
+                         f"{model.count_params():,} values)")
+
+
+def resolve(name: str, weights: str | os.PathLike, part: str = "generator"
+            ) -> tuple[Path, WeightsRecord | None]:
+    """The verified file that ``weights`` (a tag, "default" or a path) names, and its record."""
     candidate = Path(weights)
-    if candidate.exists():
-        if candidate.is_dir():
-            candidate = candidate / f"{name}.weights.h5"
-            if not candidate.is_file():
-                raise FileNotFoundError(f"no file {candidate.name} in folder {weights}")
-        return candidate
+    if candidate.is_file():
+        return candidate, None
+    if candidate.is_dir():
+        for filename in (f"{name}.{part}.weights.h5", f"{name}.weights.h5"):
+            if (candidate / filename).is_file():
+                return candidate / filename, None
+        for found in candidate.glob(f"{name}/*.json"):
+            found_record = WeightsRecord.read(found)
+            if found_record.tag == DEFAULT_TAG or len(list(found.parent.glob("*.json"))) == 1:
+                return resolve_file(found_record, part, allow_download=False), found_record
+        raise FileNotFoundError(f"{weights}: no {name}.{part}.weights.h5, {name}.weights.h5 "
+                                f"or {name}/<tag>.json in this folder")
     tag = str(weights)
     if isinstance(weights, os.PathLike) or os.sep in tag or tag.endswith((".h5", ".keras")):
         raise FileNotFoundError(f"weights file {tag} does not exist")
-    tags = available_tags(name)
+    found_record = record(name, tag)
+    return resolve_file(found_record, part), found_record
+
+
+def download(name: str, tag: str | None = None) -> list[Path]:
+    """Fetch (into the huggingface-hub cache) and verify every file of ``name``'s weights."""
+    tags = [tag] if tag else list(available_tags(name))
     if not tags:
-        raise FileNotFoundError(
-            f"no pretrained weights for {name!r} yet; load(..., weights=None) gives a "
-            "randomly initialised model"
-        )
-    if tag == DEFAULT_TAG:
-        tag = tags[0]
-    if tag not in tags:
-        raise FileNotFoundError(
-            f"{tag!r} is neither a file nor a weights tag of {name!r} "
-            f"(tags: {', '.join(tags)})"
-        )
-    return shipped_weights_dir() / name / f"{tag}.weights.h5"
+        raise FileNotFoundError(f"no pretrained weights for {name!r} yet")
+    if offline():
+        raise OSError("calozoo download needs the network, but HF_HUB_OFFLINE or "
+                      "CALOZOO_OFFLINE is set")
+    paths = []
+    for each in tags:
+        found = record(name, each)
+        paths += [resolve_file(found, part) for part in found.files]
+    return paths
+
+
+def write_weights(out_dir: str | os.PathLike, name: str, *, generator, discriminator=None,
+                  tag: str = DEFAULT_TAG, training_data: Mapping[str, Any],
+                  recipe: Mapping[str, Any], metrics: Mapping[str, Any] | None = None,
+                  trained_ranges: Mapping[str, Any] | None = None,
+                  hub: Mapping[str, str | None] | None = None) -> WeightsRecord:
+    """Write a finished run's weights and their record into ``out_dir/<name>/``.
+
+    Returns the record (also written as ``out_dir/<name>/<tag>.json``).
+    """
+    from calozoo import registry
+
+    entry = registry.entry(name)
+    folder = Path(out_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for part, model in (("generator", generator), ("discriminator", discriminator)):
+        if model is None:
+            continue
+        filename = f"{name}-{tag}.{part}.weights.h5"
+        path = folder / filename
+        temporary = folder / f".{filename}.part.weights.h5"
+        model.save_weights(temporary)
+        with h5py.File(temporary, "a") as handle:
+            handle.attrs[ARCHITECTURE_ATTR] = name
+            handle.attrs[PART_ATTR] = part
+        os.replace(temporary, path)
+        files[part] = {"name": filename, "sha256": sha256(path), "size": path.stat().st_size}
+    conditioning = dict(entry.conditioning.to_dict())
+    conditioning["units"] = {"energy": "GeV", "angle": "degrees (network input: radians)",
+                             "cells": "GeV after the inverse transform"}
+    ranges = dict(trained_ranges or {"energy_range": list(entry.conditioning.energy_range),
+                                     "angle_range": entry.conditioning.angle_range})
+    found = WeightsRecord(
+        model=name, tag=tag, files=files,
+        hub=dict(hub or {"repo_id": None, "revision": None}),
+        conditioning=conditioning, trained_ranges=ranges,
+        training_data=dict(training_data), recipe=dict(recipe), metrics=dict(metrics or {}),
+        license=LICENSE, citation=[entry.reference, "calozoo (see CITATION.cff)"],
+        date=datetime.date.today().isoformat(), calozoo_version=__version__, folder=folder)
+    record_path = folder / f"{tag}.json"
+    temporary = folder / f".{tag}.json.part"
+    temporary.write_text(found.to_json())
+    os.replace(temporary, record_path)
+    return found
+
+
+def push(name: str, repo_id: str, tag: str = DEFAULT_TAG, *, api=None) -> str:
+    """Upload ``name``'s weights files and record to the hub; returns the commit revision.
+
+    The revision printed must then be recorded in the record's ``hub`` (maintainers only).
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    found = record(name, tag)
+    api = api or HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    operations = [CommitOperationAdd(path_in_repo=entry["name"],
+                                      path_or_fileobj=str(resolve_file(found, part,
+                                                                       allow_download=False)))
+                  for part, entry in found.files.items()]
+    operations.append(CommitOperationAdd(path_in_repo=f"{name}/{tag}.json",
+                                         path_or_fileobj=found.to_json().encode()))
+    commit = api.create_commit(repo_id, operations=operations,
+                               commit_message=f"calozoo {__version__}: {name} weights {tag}")
+    return commit.oid

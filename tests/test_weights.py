@@ -1,0 +1,232 @@
+"""Weights records, resolution order, sha256, offline use, the hub cache and `weights push`."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import calozoo
+from calozoo import weights as weights_lib
+
+NAME = "conv3d"
+REPO = "calozoo-test/conv3d"
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A conv3d generator + discriminator and their weights record, written by the helper."""
+    folder = tmp_path_factory.mktemp("run")
+    generator = calozoo.load(NAME, weights=None)
+    discriminator = calozoo.load(NAME, part="discriminator", weights=None)
+    record = weights_lib.write_weights(
+        folder, NAME, generator=generator, discriminator=discriminator,
+        training_data={"detector": "clic-wsi", "simulator": "calozoo.sim", "showers": 1000},
+        recipe={"epochs": 1, "precision": "float32", "backend": "tensorflow", "card": "CPU"},
+        metrics={"response_mu90_100GeV": 0.02},
+        trained_ranges={"energy_range": [10.0, 200.0], "angle_range": None})
+    return folder, record, generator
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.delenv("CALOZOO_WEIGHTS", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("CALOZOO_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    import huggingface_hub.constants as constants
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    return monkeypatch
+
+
+def _same_weights(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+
+
+def test_record_contents(trained):
+    folder, record, _ = trained
+    stored = json.loads((folder / NAME / "default.json").read_text())
+    assert stored["schema"] == 1 and stored["model"] == NAME and stored["tag"] == "default"
+    for part in ("generator", "discriminator"):
+        entry = stored["files"][part]
+        path = folder / NAME / entry["name"]
+        assert entry["sha256"] == weights_lib.sha256(path)
+        assert entry["size"] == path.stat().st_size
+    assert stored["hub"] == {"repo_id": None, "revision": None}
+    assert stored["conditioning"]["latent_size"] == 200
+    assert stored["conditioning"]["energy_scale"] == 100.0
+    assert stored["conditioning"]["units"]["energy"] == "GeV"
+    assert stored["training_data"]["detector"] == "clic-wsi"
+    assert stored["recipe"]["epochs"] == 1
+    assert stored["license"] == "Apache-2.0" and stored["calozoo_version"]
+    assert "Khattak" in stored["citation"][0]
+
+
+def test_calozoo_weights_folder_makes_tags_available(trained, env):
+    folder, _, generator = trained
+    assert calozoo.model_info(NAME).weights == ()
+    env.setenv("CALOZOO_WEIGHTS", str(folder))
+    assert calozoo.model_info(NAME).weights == ("default",)
+    loaded = calozoo.load(NAME)
+    assert _same_weights(loaded, generator)
+    assert loaded.trained_ranges["energy_range"] == [10.0, 200.0]
+    with pytest.warns(calozoo.generation.OutOfRangeWarning, match="10–200 GeV"):
+        loaded.generate([300.0], seed=1)
+    critic = calozoo.load(NAME, part="discriminator", weights="default")
+    assert critic.count_params() == 73_450
+    with pytest.raises(FileNotFoundError, match="no weights tag 'v9'"):
+        calozoo.load(NAME, weights="v9")
+
+
+def test_explicit_paths(trained, env):
+    folder, record, generator = trained
+    file = folder / NAME / record.files["generator"]["name"]
+    assert _same_weights(calozoo.load(NAME, weights=file), generator)
+    assert _same_weights(calozoo.load(NAME, weights=folder), generator)
+
+
+def test_hash_mismatch_is_refused_with_both_hashes(trained, env, tmp_path):
+    folder, record, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    target = copy / NAME / record.files["generator"]["name"]
+    content = bytearray(target.read_bytes())
+    content[-100] ^= 0xFF
+    target.write_bytes(bytes(content))
+    env.setenv("CALOZOO_WEIGHTS", str(copy))
+    with pytest.raises(ValueError, match="sha256 mismatch") as error:
+        calozoo.load(NAME)
+    assert record.files["generator"]["sha256"] in str(error.value)
+    assert weights_lib.sha256(target) in str(error.value)
+
+
+def test_weights_of_another_model_are_refused(trained, env, tmp_path):
+    folder, record, _ = trained
+    file = folder / NAME / record.files["generator"]["name"]
+    with pytest.raises(ValueError, match=r"weights of conv3d \(generator\), not of g1-3branch"):
+        calozoo.load("g1-3branch", weights=file)
+    with pytest.raises(ValueError, match="not of conv3d \\(discriminator\\)"):
+        calozoo.load(NAME, part="discriminator", weights=file)
+    foreign = tmp_path / "foreign.weights.h5"
+    calozoo.load("g3-1branch", weights=None).save_weights(foreign)    # no calozoo attributes
+    with pytest.raises(ValueError, match="do not fit the conv3d generator"):
+        calozoo.load(NAME, weights=foreign)
+
+
+def _hub_record(trained, tmp_path) -> Path:
+    """A records-only folder whose record points at the hub, like a released wheel's."""
+    folder, record, _ = trained
+    records = tmp_path / "records"
+    (records / NAME).mkdir(parents=True)
+    stored = json.loads((folder / NAME / "default.json").read_text())
+    stored["hub"] = {"repo_id": REPO, "revision": REVISION}
+    (records / NAME / "default.json").write_text(json.dumps(stored))
+    return records
+
+
+def _populate_hub_cache(trained, cache: Path):
+    """Files in huggingface-hub's own cache layout at the recorded revision."""
+    folder, record, _ = trained
+    repo_dir = cache / ("models--" + REPO.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / REVISION
+    snapshot.mkdir(parents=True)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(REVISION)
+    for entry in record.files.values():
+        shutil.copy(folder / NAME / entry["name"], snapshot / entry["name"])
+
+
+def test_hub_cache_at_the_recorded_revision(trained, env, tmp_path):
+    env.setenv("CALOZOO_WEIGHTS", str(_hub_record(trained, tmp_path)))
+    env.setenv("HF_HUB_OFFLINE", "1")
+    _populate_hub_cache(trained, tmp_path / "hf" / "hub")
+    assert _same_weights(calozoo.load(NAME), trained[2])
+
+
+def test_offline_and_nothing_cached_says_what_is_missing(trained, env, tmp_path):
+    env.setenv("CALOZOO_WEIGHTS", str(_hub_record(trained, tmp_path)))
+    env.setenv("CALOZOO_OFFLINE", "1")
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was touched")
+
+    env.setattr(huggingface_hub, "hf_hub_download", no_network)
+    with pytest.raises(FileNotFoundError) as error:
+        calozoo.load(NAME)
+    message = str(error.value)
+    assert "conv3d-default.generator.weights.h5" in message
+    assert f"{REPO}@{REVISION}" in message and "calozoo download conv3d" in message
+
+
+def test_download_uses_the_recorded_revision(trained, env, tmp_path):
+    env.setenv("CALOZOO_WEIGHTS", str(_hub_record(trained, tmp_path)))
+    import huggingface_hub
+
+    calls = []
+    source = trained[0] / NAME
+
+    def fake_download(repo_id, filename, revision=None, **kwargs):
+        calls.append((repo_id, filename, revision))
+        return str(source / filename)
+
+    env.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    paths = weights_lib.download(NAME)
+    assert len(paths) == 2
+    assert {call[2] for call in calls} == {REVISION} and {call[0] for call in calls} == {REPO}
+
+
+def test_nothing_available_error(env):
+    with pytest.raises(FileNotFoundError, match="no pretrained weights for 'conv3d' yet"):
+        calozoo.load(NAME)
+
+
+def test_push_uploads_files_and_record(trained, env):
+    env.setenv("CALOZOO_WEIGHTS", str(trained[0]))
+
+    class Commit:
+        oid = "feedface" * 5
+
+    class StubApi:
+        def __init__(self):
+            self.calls = []
+
+        def create_repo(self, repo_id, exist_ok=False):
+            self.calls.append(("create_repo", repo_id, exist_ok))
+
+        def create_commit(self, repo_id, operations, commit_message):
+            self.calls.append(("commit", repo_id, sorted(op.path_in_repo for op in operations)))
+            return Commit()
+
+    api = StubApi()
+    assert weights_lib.push(NAME, "org/conv3d", api=api) == Commit.oid
+    assert api.calls[0] == ("create_repo", "org/conv3d", True)
+    assert api.calls[1][2] == sorted(["conv3d-default.generator.weights.h5",
+                                      "conv3d-default.discriminator.weights.h5",
+                                      "conv3d/default.json"])
+
+
+def _cli(*args, env=None):
+    import os
+    return subprocess.run([sys.executable, "-m", "calozoo", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_cli_info_shows_the_record(trained):
+    result = _cli("info", NAME, env={"CALOZOO_WEIGHTS": str(trained[0])})
+    assert result.returncode == 0, result.stderr
+    assert "weights 'default'" in result.stdout and "not on the hub yet" in result.stdout
+    assert "detector=clic-wsi" in result.stdout and "sha256" in result.stdout
+
+
+def test_cli_download_errors(trained):
+    result = _cli("download", NAME, env={"CALOZOO_WEIGHTS": ""})
+    assert result.returncode == 2 and "no pretrained weights" in result.stderr
+    result = _cli("download", NAME, env={"CALOZOO_WEIGHTS": str(trained[0]),
+                                         "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2 and "needs the network" in result.stderr
