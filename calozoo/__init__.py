@@ -19,13 +19,14 @@ from calozoo.registry import ModelInfo, list_models, model_info  # noqa: E402
 _LAZY = {
     "load": ("calozoo.api", "load"),
     "generate": ("calozoo.api", "generate"),
+    "report": ("calozoo.report", "report"),
     "ShowerGenerator": ("calozoo.models.base", "ShowerGenerator"),
     "ShowerDiscriminator": ("calozoo.models.base", "ShowerDiscriminator"),
 }
-_SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation")
+_SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation", "metrics")
 
 __all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "generate",
-           "list_models", "load", "model_info"]
+           "list_models", "load", "model_info", "report"]
 
 
 def __getattr__(name: str):

@@ -202,6 +202,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    index = calozoo.report(args.reference, args.generated, args.out,
+                           title=args.title or f"{args.generated} vs {args.reference}",
+                           classifier=not args.no_classifier, progress=not args.quiet)
+    print(f"wrote {index} (plots and summary.json beside it)", file=sys.stderr)
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from calozoo.data.root import convert_root, parse_branch_map
 
@@ -278,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=cmd_generate)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="compare generated showers with reference showers: plots + numbers")
+    evaluate.add_argument("reference", help="reference showers (3DGAN or CaloChallenge HDF5)")
+    evaluate.add_argument("generated", help="generated showers (any format calozoo reads)")
+    evaluate.add_argument("--out", required=True, help="folder for the PNGs, index.html and "
+                                                       "summary.json")
+    evaluate.add_argument("--title", help="report title")
+    evaluate.add_argument("--no-classifier", action="store_true",
+                          help="skip the classifier test (faster)")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")

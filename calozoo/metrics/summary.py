@@ -1,0 +1,148 @@
+"""One streaming pass over a sample: per-shower features and per-energy-bin accumulators."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from calozoo.data import Showers
+from calozoo.metrics import observables as obs
+
+ENERGY_BINS = ((45.0, 55.0), (95.0, 105.0), (195.0, 205.0), (495.0, 505.0))
+"""The seed paper's bins: ±5 GeV around 50, 100, 200 and 500 GeV."""
+CELL_EDGES = np.logspace(-7, 2, 91)
+"""Bins (GeV) of the single-cell energy spectrum."""
+BATCH = 1000
+
+
+def batches_of(source, batch_size: int = BATCH) -> Iterator[Showers]:
+    """Batches of Showers from Showers, (images, energies[, angles]), a file path, or an
+    iterable of Showers — without copying the whole sample."""
+    if isinstance(source, (str, os.PathLike)):
+        from calozoo.data import iterate
+        yield from iterate(source, batch_size)
+        return
+    if isinstance(source, tuple):
+        source = Showers(*source)
+    if isinstance(source, Showers):
+        for start in range(0, len(source), batch_size):
+            yield source[start:start + batch_size]
+        return
+    if isinstance(source, Iterable):
+        for part in source:
+            yield from batches_of(part, batch_size)
+        return
+    raise TypeError(f"cannot read showers from {type(source).__name__}")
+
+
+def bin_label(low: float, high: float) -> str:
+    return f"{(low + high) / 2:g}GeV"
+
+
+@dataclasses.dataclass
+class Summary:
+    """What the metrics need of one sample, accumulated in one pass."""
+
+    shape: tuple[int, ...]
+    energies: np.ndarray
+    angles: np.ndarray | None
+    features: dict[str, np.ndarray]
+    cell_counts: np.ndarray
+    longitudinal: np.ndarray | None       # per shower (N, Z)
+    lateral: np.ndarray | None            # per shower (N, R)
+    mean_projections: dict[str, tuple]    # bin label / "all" → (x, y, z) mean projections
+    bin_counts: dict[str, int]
+
+    @property
+    def is_grid(self) -> bool:
+        return len(self.shape) == 3
+
+    def __len__(self) -> int:
+        return len(self.energies)
+
+
+def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
+              name: str = "sample") -> Summary:
+    """Stream ``source`` once and keep per-shower features and the accumulators."""
+    stream = batches_of(source, batch_size)
+    if progress:
+        from tqdm import tqdm
+        stream = tqdm(stream, unit=" batches", desc=f"reading {name}")
+    energies, angles, longitudinal, lateral = [], [], [], []
+    features: dict[str, list] = {}
+    cell_counts = np.zeros(len(CELL_EDGES) - 1, dtype=np.int64)
+    sums: dict[str, list] = {}
+    counts: dict[str, int] = {}
+    shape = None
+    for batch in stream:
+        images = batch.images
+        if shape is None:
+            shape = batch.shape
+        elif batch.shape != shape:
+            raise ValueError(f"{name}: showers change shape within the sample "
+                             f"({shape} then {batch.shape})")
+        if not np.all(np.isfinite(images)):
+            raise ValueError(f"{name}: shower cells contain NaN or infinite values")
+        energies.append(batch.energies)
+        if batch.angles is not None:
+            angles.append(batch.angles)
+        values = {"total_energy": obs.total_energy(images),
+                  "hits": obs.hits(images).astype(np.float64),
+                  "sparsity": obs.sparsity(images)}
+        values["sampling_fraction"] = values["total_energy"] / batch.energies
+        cell_counts += obs.cell_spectrum(images, CELL_EDGES)
+        if batch.is_grid:
+            values.update(obs.moments(images))
+            values["shower_max_layer"] = obs.shower_max_layer(images).astype(np.float64)
+            if batch.angles is not None:
+                values["measured_angle"] = obs.measured_angle(images)
+            longitudinal.append(obs.longitudinal_profile(images))
+            lateral.append(obs.lateral_profile(images))
+            projections = obs.projections(images)
+            selections = {"all": np.ones(len(batch), bool)}
+            for low, high in ENERGY_BINS:
+                selections[bin_label(low, high)] = (batch.energies >= low) & \
+                    (batch.energies <= high)
+            for label, selected in selections.items():
+                if not selected.any():
+                    continue
+                partial = [p[selected].sum(axis=0, dtype=np.float64) for p in projections]
+                if label in sums:
+                    sums[label] = [a + b for a, b in zip(sums[label], partial)]
+                else:
+                    sums[label] = partial
+                counts[label] = counts.get(label, 0) + int(selected.sum())
+        for key, value in values.items():
+            features.setdefault(key, []).append(value)
+    if shape is None:
+        raise ValueError(f"{name}: no showers")
+    return Summary(
+        shape=shape,
+        energies=np.concatenate(energies),
+        angles=np.concatenate(angles) if angles else None,
+        features={key: np.concatenate(value) for key, value in features.items()},
+        cell_counts=cell_counts,
+        longitudinal=np.concatenate(longitudinal) if longitudinal else None,
+        lateral=np.concatenate(lateral) if lateral else None,
+        mean_projections={label: tuple(p / counts[label] for p in sums[label])
+                          for label in sums},
+        bin_counts=counts,
+    )
+
+
+HIGH_LEVEL = ("sampling_fraction", "hits", "m1_x", "m1_y", "m1_z", "m2_x", "m2_y", "m2_z",
+              "shower_max_layer")
+
+
+def high_level_features(summary: Summary) -> np.ndarray:
+    """(N, F) features for FPD, KPD and the classifier test."""
+    keys = [key for key in HIGH_LEVEL if key in summary.features]
+    columns = [summary.features[key] for key in keys]
+    if summary.longitudinal is not None:
+        total = summary.longitudinal.sum(axis=1, keepdims=True)
+        fractions = summary.longitudinal / np.where(total > 0, total, 1.0)
+        columns += [fractions[:, layer] for layer in range(0, fractions.shape[1], 3)]
+    return np.stack(columns, axis=1)

@@ -1,0 +1,163 @@
+"""Metrics pinned on analytic cases, compare() on real samples, the report and its CLI."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from calozoo import data, metrics
+from calozoo.data import Showers
+from calozoo.sim import simulate
+
+
+def test_separation_power_limits():
+    h = np.array([3, 5, 0, 7])
+    assert metrics.separation_power(h, h) == 0.0
+    assert metrics.separation_power(2 * h, h) == pytest.approx(0.0)   # normalised first
+    assert metrics.separation_power([1, 2, 0, 0], [0, 0, 4, 1]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.separation_power([1, 2], [1, 2, 3])
+
+
+def test_ssim_of_identical_images_is_one():
+    image = np.random.default_rng(0).uniform(0, 1e-3, (25, 25))
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+    assert metrics.ssim(image, image[::-1]) < 0.9
+
+
+def test_mu90_sigma90_of_a_uniform_distribution():
+    values = np.linspace(0, 1, 100_001)
+    mu, sigma = metrics.mu90_sigma90(values)
+    assert mu == pytest.approx(0.5, abs=1e-6)
+    assert sigma == pytest.approx(0.9 / math.sqrt(12), rel=1e-3)
+    mu, sigma = metrics.mu90_sigma90(np.concatenate([values, [1e9]]))   # tails do not matter
+    assert mu == pytest.approx(0.5, abs=1e-4)
+
+
+def test_moments_of_a_single_voxel_shower():
+    image = np.zeros((1, 25, 25, 25))
+    image[0, 3, 7, 11] = 2.0
+    result = metrics.moments(image)
+    assert result["m1_x"][0] == 3.5 and result["m1_y"][0] == 7.5 and result["m1_z"][0] == 11.5
+    for order in (2, 3):
+        for axis in "xyz":
+            assert result[f"m{order}_{axis}"][0] == 0.0
+    np.testing.assert_array_equal(metrics.max_position(image), [[3, 7, 11]])
+    assert metrics.hits(image)[0] == 1 and metrics.total_energy(image)[0] == 2.0
+
+
+@pytest.mark.parametrize("angle", [62.0, 80.0, 90.0, 100.0, 118.0])
+def test_measured_angle_of_a_straight_track(angle):
+    image = np.zeros((1, 51, 51, 25))
+    slope = math.tan(math.radians(90.0 - angle))
+    for z in range(25):
+        image[0, 25, int(math.floor(25.5 + (z + 0.5 - 12.5) * slope)), z] = 1.0
+    assert metrics.measured_angle(image)[0] == pytest.approx(angle, abs=2.0)
+
+
+def test_fpd_is_zero_for_one_distribution_and_positive_for_shifted_ones():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4000, 5)), rng.normal(size=(4000, 5))
+    value, error = metrics.fpd(a, b)
+    assert abs(value) < 3 * error + 1e-3
+    shifted, shifted_error = metrics.fpd(a, b + 0.5)
+    assert shifted > 1.0 and shifted > 10 * shifted_error
+    kpd_same, kpd_error = metrics.kpd(a, b)
+    kpd_shifted, _ = metrics.kpd(a, b + 0.5)
+    assert abs(kpd_same) < kpd_shifted / 10 and kpd_error >= 0
+
+
+def test_classifier_auc():
+    rng = np.random.default_rng(1)
+    same = metrics.classifier_auc(rng.normal(size=(1500, 4)), rng.normal(size=(1500, 4)),
+                                  epochs=5)
+    assert abs(same - 0.5) < 0.06
+    different = metrics.classifier_auc(rng.normal(size=(1500, 4)),
+                                       rng.normal(2.0, 1.0, size=(1500, 4)), epochs=5)
+    assert different > 0.9
+    assert metrics.auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+
+
+@pytest.fixture(scope="module")
+def samples():
+    energies = np.random.default_rng(0).uniform(40, 210, 400)
+    return simulate(energies, seed=1), simulate(energies, seed=2)
+
+
+def test_compare_two_samples_of_the_reference_detector(samples):
+    reference, other = samples
+    result = metrics.compare(reference, other, classifier=False)
+    assert result["response_mu90/ratio/all"] == pytest.approx(1.0, abs=0.02)
+    assert result["ssim/all"] > 0.99
+    assert result["separation/cell_spectrum"] < 0.01
+    for label in ("50GeV", "100GeV", "200GeV"):
+        assert f"response_mu90/reference/{label}" in result
+    assert abs(result["fpd"]) < 3 * result["fpd_error"] + 0.05
+
+
+def test_compare_sees_a_broken_generator(samples):
+    reference, _ = samples
+    broken = Showers(reference.images * 1.3, reference.energies)
+    result = metrics.compare(reference, broken, classifier=False)
+    assert result["response_mu90/ratio/all"] == pytest.approx(1.3, rel=1e-3)
+    assert result["separation/sampling_fraction"] > 0.5
+
+
+def test_inputs_tuple_and_file(samples, tmp_path):
+    reference, other = samples
+    path = data.save(tmp_path / "ref.h5", reference)
+    from_file = metrics.summarise(path, batch_size=64)
+    from_tuple = metrics.summarise((reference.images, reference.energies), batch_size=64)
+    np.testing.assert_allclose(from_file.features["total_energy"],
+                               from_tuple.features["total_energy"], rtol=1e-6)
+
+
+def test_bad_input(samples, tmp_path):
+    reference, _ = samples
+    angled = simulate([100.0, 120.0], [90.0, 90.0], geometry="51x51x25", seed=1)
+    with pytest.raises(ValueError, match="different geometries"):
+        metrics.compare(reference, angled, classifier=False)
+    nan = Showers(reference.images[:3].copy(), reference.energies[:3])
+    nan.images[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.compare(reference, nan, classifier=False)
+    with pytest.raises(ValueError, match="no showers"):
+        metrics.summarise(reference[0:0])
+
+
+def test_flat_voxels_work_where_they_can():
+    flat = Showers(np.random.default_rng(0).uniform(0, 1, (50, 368)), np.full(50, 10.0))
+    summary = metrics.summarise(flat)
+    assert "hits" in summary.features and "m1_x" not in summary.features
+    result = metrics.compare(flat, flat, classifier=False)
+    assert result["separation/hits"] == 0.0
+    with pytest.raises(ValueError, match="flat voxels"):
+        metrics.moments(flat.images)
+
+
+def test_report_and_cli(samples, tmp_path):
+    pytest.importorskip("matplotlib")
+    reference, other = samples
+    ref_path = data.save(tmp_path / "ref.h5", reference)
+    gen_path = data.save(tmp_path / "gen.h5", other, format="calochallenge")
+    out = tmp_path / "report"
+    result = subprocess.run([sys.executable, "-m", "calozoo", "evaluate", str(ref_path),
+                             str(gen_path), "--out", str(out), "--no-classifier"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    names = {path.name for path in out.iterdir()}
+    for expected in ("index.html", "summary.json", "longitudinal_profile_log.png",
+                     "lateral_profile_linear.png", "response.png", "resolution.png",
+                     "hits.png", "cell_spectrum.png", "total_energy_bins.png"):
+        assert expected in names
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["results"]["response_mu90/ratio/all"] == pytest.approx(1.0, abs=0.02)
+    page = (out / "index.html").read_text()
+    assert "Verdict" in page and 'src="response.png"' in page
+    bad = subprocess.run([sys.executable, "-m", "calozoo", "evaluate", str(ref_path),
+                          str(tmp_path / "missing.h5"), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "missing.h5" in bad.stderr
