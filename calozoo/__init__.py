@@ -20,12 +20,13 @@ _LAZY = {
     "load": ("calozoo.api", "load"),
     "generate": ("calozoo.api", "generate"),
     "report": ("calozoo.report", "report"),
+    "export_onnx": ("calozoo.export", "export_onnx"),
     "ShowerGenerator": ("calozoo.models.base", "ShowerGenerator"),
     "ShowerDiscriminator": ("calozoo.models.base", "ShowerDiscriminator"),
 }
 _SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation", "metrics")
 
-__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "generate",
+__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "export_onnx", "generate",
            "list_models", "load", "model_info", "report"]
 
 

@@ -210,6 +210,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    calozoo.model_info(args.name)
+    if args.format != "onnx":
+        raise ValueError(f"unknown export format {args.format!r}")
+    weights = None if args.weights.lower() == "none" else args.weights
+    path = calozoo.export_onnx(args.name, args.output, opset=args.opset, weights=weights)
+    print(f"wrote {path}: inputs noise, energy [GeV]"
+          f"{', angle [deg]' if 'angle' in calozoo.model_info(args.name).conditions else ''}"
+          f"; output showers [GeV]", file=sys.stderr)
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from calozoo.data.root import convert_root, parse_branch_map
 
@@ -298,6 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="skip the classifier test (faster)")
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    export = commands.add_parser("export", help="export a generator's decode() to ONNX")
+    export.add_argument("name", help="zoo name")
+    export.add_argument("--format", default="onnx", choices=["onnx"])
+    export.add_argument("--weights", default="default",
+                        help="'default', a weights tag, a path, or 'none' (random initialisation)")
+    export.add_argument("--opset", type=int, help="ONNX opset (default: the converter's)")
+    export.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    export.set_defaults(handler=cmd_export)
 
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")

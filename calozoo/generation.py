@@ -16,6 +16,7 @@ import numpy as np
 
 from calozoo.conditioning import Conditioning
 from calozoo.data.showers import check_energies
+from calozoo.models.layers import cells_in_gev
 
 NOISE_BLOCK = 1024
 """Noise is drawn in blocks of this many showers; block k of seed s comes from (s, k)."""
@@ -157,17 +158,11 @@ class CompiledDecoder:
                              f"{output_dtype!r}")
         network = model if precision == "float32" else _with_policy(model, "mixed_bfloat16")
         self.network = network
-        power, scale, threshold = (conditioning.power, conditioning.cell_scale,
-                                   conditioning.threshold)
         ops = keras.ops
 
         def to_gev(raw):
-            cells = ops.cast(ops.squeeze(raw, axis=-1), "float32")
-            if power != 1.0:
-                cells = ops.power(ops.relu(cells), 1.0 / power)
-            if scale != 1.0:
-                cells = cells / scale
-            cells = ops.where(cells >= threshold, cells, ops.zeros_like(cells))
+            cells = cells_in_gev(raw, conditioning.power, conditioning.cell_scale,
+                                 conditioning.threshold)
             if sparse_capacity is None:
                 return ops.cast(cells, output_dtype)
             flat = ops.reshape(cells, (ops.shape(cells)[0], -1))

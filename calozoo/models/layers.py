@@ -128,3 +128,66 @@ class SwitchableReLU(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "enabled": self.enabled}
+
+
+def cells_in_gev(raw, power: float, cell_scale: float, threshold: float, dtype="float32"):
+    """Network output (batch, X, Y, Z, 1) → cells in GeV (batch, X, Y, Z): undo the pixel
+    power and the cell scale, and set cells below ``threshold`` (negatives too) to 0."""
+    cells = ops.cast(ops.squeeze(raw, axis=-1), "float32")
+    if power != 1.0:
+        cells = ops.power(ops.relu(cells), 1.0 / power)
+    if cell_scale != 1.0:
+        cells = cells / cell_scale
+    cells = ops.where(cells >= threshold, cells, ops.zeros_like(cells))
+    return ops.cast(cells, dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InverseTransform(keras.layers.Layer):
+    """Generator output → cells in GeV (see :func:`cells_in_gev`)."""
+
+    def __init__(self, power: float = 1.0, cell_scale: float = 1.0, threshold: float = 0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.power, self.cell_scale, self.threshold = float(power), float(cell_scale), \
+            float(threshold)
+
+    def call(self, raw):
+        return cells_in_gev(raw, self.power, self.cell_scale, self.threshold)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+    def get_config(self):
+        return {**super().get_config(), "power": self.power, "cell_scale": self.cell_scale,
+                "threshold": self.threshold}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Conditioner(keras.layers.Layer):
+    """(noise, energy in GeV[, angle in degrees]) → the generator's input vector.
+
+    ``mode="scale"``: noise · E / energy_scale; ``mode="concat"``: [E / energy_scale, θ_rad,
+    noise].
+    """
+
+    def __init__(self, mode: str = "scale", energy_scale: float = 100.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mode, self.energy_scale = mode, float(energy_scale)
+
+    def call(self, noise, energy, angle=None):
+        scaled = ops.expand_dims(ops.cast(energy, noise.dtype) / self.energy_scale, -1)
+        if self.mode == "scale":
+            return noise * scaled
+        columns = [scaled]
+        if angle is not None:
+            columns.append(ops.expand_dims(ops.cast(angle, noise.dtype) * (math.pi / 180.0),
+                                           -1))
+        return ops.concatenate([*columns, noise], axis=-1)
+
+    def compute_output_shape(self, noise_shape, energy_shape=None, angle_shape=None):
+        extra = 0 if self.mode == "scale" else 1 + (angle_shape is not None)
+        return (noise_shape[0], noise_shape[1] + extra)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "energy_scale": self.energy_scale}

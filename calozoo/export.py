@@ -1,0 +1,135 @@
+"""ONNX export of a generator's ``decode``, for Geant4 applications (ONNX Runtime in C++).
+
+The exported graph takes ``noise`` (N, latent_size) standard-normal values, ``energy`` (N,)
+in GeV and, for angle models, ``angle`` (N,) in degrees, and returns ``showers``
+(N, X, Y, Z) in GeV: conditioning, inverse preprocessing and threshold are inside the graph.
+Needs the ``onnx`` extra (onnx, onnxruntime, tf2onnx).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+
+from calozoo._version import __version__
+from calozoo.models.base import ShowerGenerator
+from calozoo.models.layers import Conditioner, InverseTransform
+
+OUTPUT = "showers"
+
+
+def decode_model(generator: ShowerGenerator) -> keras.Model:
+    """A Keras model of ``generator.decode``: inputs noise, energy[, angle] → showers (GeV)."""
+    conditioning = generator.conditioning
+    noise = keras.Input((conditioning.latent_size,), name="noise")
+    energy = keras.Input((), name="energy")
+    inputs = [noise, energy]
+    angle = None
+    if "angle" in conditioning.conditions:
+        angle = keras.Input((), name="angle")
+        inputs.append(angle)
+    conditioner = Conditioner(conditioning.mode, conditioning.energy_scale, name="conditioner")
+    network_input = conditioner(noise, energy, angle) if angle is not None else \
+        conditioner(noise, energy)
+    showers = InverseTransform(conditioning.power, conditioning.cell_scale,
+                               conditioning.threshold, name=OUTPUT)(generator(network_input))
+    return keras.Model(inputs, showers, name=f"{generator.name}_decode")
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx extra: pip install 'calozoo[onnx]'") \
+            from None
+    return onnx
+
+
+def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *,
+                opset: int | None = None, weights: str | os.PathLike | None = "default",
+                name: str | None = None) -> Path:
+    """Export a generator's ``decode`` to ONNX.
+
+    Parameters
+    ----------
+    model_or_name
+        A zoo name (loaded with ``weights``) or a :class:`calozoo.ShowerGenerator`.
+    path
+        The ``.onnx`` file to write (through a temporary name).
+    opset
+        ONNX opset (the converter's default when None).
+    name
+        Zoo name recorded in the metadata when a model object is given.
+
+    Returns
+    -------
+    Path
+        The written file: inputs ``noise``, ``energy`` [GeV] (and ``angle`` [degrees]), output
+        ``showers`` [GeV], dynamic batch; metadata with the model name, calozoo version,
+        latent size, grid, units and trained ranges.
+    """
+    onnx = _onnx()
+    from calozoo import api
+
+    if isinstance(model_or_name, str):
+        name = model_or_name
+        generator = api.load(model_or_name, weights=weights)
+    else:
+        generator = model_or_name
+        name = name or generator.name
+    if not isinstance(generator, ShowerGenerator):
+        raise ValueError(f"only zoo generators can be exported, got {type(generator).__name__}")
+    model = decode_model(generator)
+    example = [keras.ops.zeros((1, generator.latent_size)), keras.ops.ones((1,)) * 100.0]
+    if len(model.inputs) == 3:
+        example.append(keras.ops.ones((1,)) * 90.0)
+    model(example)
+    target = Path(path)
+    with tempfile.TemporaryDirectory(dir=target.parent if str(target.parent) else None) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        kwargs = {} if opset is None else {"opset_version": opset}
+        model.export(str(raw), format="onnx", verbose=False, **kwargs)
+        graph = onnx.load(str(raw))
+        _rename_output(graph, OUTPUT)
+        _name_batch_dimension(graph)
+        conditioning = generator.conditioning
+        metadata = {
+            "calozoo_model": name,
+            "calozoo_version": __version__,
+            "latent_size": str(conditioning.latent_size),
+            "grid": "x".join(map(str, generator.shape)),
+            "conditions": ",".join(conditioning.conditions),
+            "units": json.dumps({"noise": "standard normal", "energy": "GeV",
+                                 "angle": "degrees (90 = perpendicular)", "showers": "GeV"}),
+            "trained_ranges": json.dumps(generator.trained_ranges or {
+                "energy_range": list(conditioning.energy_range),
+                "angle_range": conditioning.angle_range}),
+        }
+        for key, value in metadata.items():
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        staged = Path(tmp) / "final.onnx"
+        onnx.save(graph, str(staged))
+        os.replace(staged, target)
+    return target
+
+
+def _rename_output(graph, new_name: str) -> None:
+    old_name = graph.graph.output[0].name
+    if old_name == new_name:
+        return
+    for node in graph.graph.node:
+        node.output[:] = [new_name if output == old_name else output for output in node.output]
+        node.input[:] = [new_name if value == old_name else value for value in node.input]
+    graph.graph.output[0].name = new_name
+
+
+def _name_batch_dimension(graph) -> None:
+    for value in [*graph.graph.input, *graph.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].dim_value:
+            dims[0].dim_param = "N"
