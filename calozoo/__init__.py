@@ -21,12 +21,14 @@ _LAZY = {
     "generate": ("calozoo.api", "generate"),
     "report": ("calozoo.report", "report"),
     "export_onnx": ("calozoo.export", "export_onnx"),
+    "finetune": ("calozoo.train.finetune", "finetune"),
     "ShowerGenerator": ("calozoo.models.base", "ShowerGenerator"),
     "ShowerDiscriminator": ("calozoo.models.base", "ShowerDiscriminator"),
 }
-_SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation", "metrics")
+_SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation", "metrics",
+               "train")
 
-__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "export_onnx", "generate",
+__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "export_onnx", "finetune", "generate",
            "list_models", "load", "model_info", "report"]
 
 

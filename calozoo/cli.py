@@ -222,6 +222,53 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_source(args: argparse.Namespace) -> dict:
+    if bool(args.data) == bool(args.simulate):
+        raise ValueError("give either --data FILE... or --simulate N")
+    return {"data": args.data or None, "simulate": args.simulate or 0,
+            "detector": args.detector}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from calozoo.train import train
+
+    calozoo.model_info(args.name)
+    trainer = train(args.name, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                    seed=args.seed, precision=args.precision, resume=args.resume,
+                    progress=not args.quiet, **_training_source(args))
+    print(f"trained {args.name} to epoch {trainer.epoch}: {args.out} (weights in "
+          f"{args.out}/weights)", file=sys.stderr)
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    calozoo.model_info(args.name)
+    weights = None if args.weights.lower() == "none" else args.weights
+    calozoo.finetune(args.name, epochs=args.epochs, weights=weights,
+                     learning_rate=args.learning_rate, freeze=args.freeze or (),
+                     out_dir=args.out, batch_size=args.batch_size, seed=args.seed,
+                     precision=args.precision, progress=not args.quiet,
+                     **_training_source(args))
+    print(f"fine-tuned {args.name}: {args.out} (weights in {args.out}/weights)",
+          file=sys.stderr)
+    return 0
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="zoo name")
+    parser.add_argument("--data", nargs="+", help="HDF5 shower files (3DGAN or CaloChallenge)")
+    parser.add_argument("--simulate", type=int, default=0,
+                        help="simulate N showers per epoch instead of reading files")
+    parser.add_argument("--detector", default="clic-wsi", choices=["clic-wsi", "pbwo4"],
+                        help="detector of --simulate")
+    parser.add_argument("--epochs", type=int, required=True, help="epochs to reach")
+    parser.add_argument("--batch-size", type=int, help="default: the recipe's")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from calozoo.data.root import convert_root, parse_branch_map
 
@@ -319,6 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, help="ONNX opset (default: the converter's)")
     export.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     export.set_defaults(handler=cmd_export)
+
+    train_parser = commands.add_parser("train", help="train a zoo model with its recipe")
+    _training_arguments(train_parser)
+    train_parser.add_argument("--resume", action="store_true",
+                              help="continue the run in --out from its last checkpoint")
+    train_parser.set_defaults(handler=cmd_train)
+
+    tune = commands.add_parser("finetune", help="fine-tune a zoo model on new data")
+    _training_arguments(tune)
+    tune.add_argument("--weights", default="default",
+                      help="'default', a tag, a weights path, or a run directory")
+    tune.add_argument("--learning-rate", type=float, help="generator learning rate")
+    tune.add_argument("--freeze", nargs="+", help="layer-name patterns to keep fixed")
+    tune.set_defaults(handler=cmd_finetune)
 
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")

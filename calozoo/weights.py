@@ -233,15 +233,17 @@ def resolve(name: str, weights: str | os.PathLike, part: str = "generator"
     if candidate.is_file():
         return candidate, None
     if candidate.is_dir():
-        for filename in (f"{name}.{part}.weights.h5", f"{name}.weights.h5"):
+        plain = (f"{name}.weights.h5",) if part == "generator" else ()
+        for filename in (f"{name}.{part}.weights.h5", *plain):
             if (candidate / filename).is_file():
                 return candidate / filename, None
         for found in candidate.glob(f"{name}/*.json"):
             found_record = WeightsRecord.read(found)
             if found_record.tag == DEFAULT_TAG or len(list(found.parent.glob("*.json"))) == 1:
                 return resolve_file(found_record, part, allow_download=False), found_record
-        raise FileNotFoundError(f"{weights}: no {name}.{part}.weights.h5, {name}.weights.h5 "
-                                f"or {name}/<tag>.json in this folder")
+        raise FileNotFoundError(f"{weights}: no {name}.{part}.weights.h5"
+                                f"{', ' + plain[0] if plain else ''} or {name}/<tag>.json in "
+                                "this folder")
     tag = str(weights)
     if isinstance(weights, os.PathLike) or os.sep in tag or tag.endswith((".h5", ".keras")):
         raise FileNotFoundError(f"weights file {tag} does not exist")

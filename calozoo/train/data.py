@@ -1,0 +1,100 @@
+"""Training data: HDF5 files (streamed), Showers, or showers simulated on the fly."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from calozoo.data import Showers
+from calozoo.train.recipes import Recipe
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Where a run's showers come from; ``epoch(e)`` yields batches of exactly ``batch_size``.
+
+    Exactly one of ``paths``, ``showers`` or ``simulate`` is set.
+    """
+
+    shape: tuple[int, int, int]
+    with_angles: bool
+    energy_range: tuple[float, float]
+    angle_range: tuple[float, float] | None
+    batch_size: int
+    seed: int
+    paths: Sequence[str | os.PathLike] = ()
+    showers: Sequence[Showers] = ()
+    simulate: int = 0
+    detector: str = "clic-wsi"
+
+    def __post_init__(self):
+        sources = sum(bool(source) for source in (self.paths, self.showers, self.simulate))
+        if sources != 1:
+            raise ValueError("give exactly one data source: files, Showers, or simulate=N")
+        if self.paths:
+            from calozoo.data import count, load
+            for path in self.paths:
+                if count(path) == 0:
+                    raise ValueError(f"{path}: the file holds no showers")
+                self._check(load(path, stop=1), str(path))
+        for index, part in enumerate(self.showers):
+            if len(part) == 0:
+                raise ValueError("empty Showers given as training data")
+            self._check(part, f"Showers #{index}")
+        if self.batches_per_epoch() == 0:
+            raise ValueError(f"fewer showers than one batch of {self.batch_size}")
+
+    def _check(self, showers: Showers, where: str) -> None:
+        if showers.shape != self.shape:
+            raise ValueError(f"{where}: showers of shape {showers.shape}, but the model makes "
+                             f"{self.shape}")
+        if self.with_angles and showers.angles is None:
+            raise ValueError(f"{where}: the model is conditioned on the angle, the data has "
+                             "none")
+
+    def batches_per_epoch(self) -> int:
+        if self.simulate:
+            return self.simulate // self.batch_size
+        if self.paths:
+            from calozoo.data import count
+            return sum(count(path) // self.batch_size for path in self.paths)
+        return sum(len(part) // self.batch_size for part in self.showers)
+
+    def epoch(self, epoch: int) -> Iterator[Showers]:
+        if self.simulate:
+            yield from self._simulated(epoch)
+            return
+        from calozoo.data import iterate
+        sources = [iterate(path, self.batch_size) for path in self.paths] if self.paths else [
+            (part[start:start + self.batch_size]
+             for start in range(0, len(part), self.batch_size)) for part in self.showers]
+        for source in sources:
+            for batch in source:
+                if len(batch) == self.batch_size:
+                    yield batch
+
+    def _simulated(self, epoch: int) -> Iterator[Showers]:
+        from calozoo.sim import simulate
+
+        geometry = "x".join(map(str, self.shape))
+        seeds = np.random.SeedSequence([self.seed, epoch, 1]).spawn(self.batches_per_epoch())
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            energies = rng.uniform(*self.energy_range, self.batch_size)
+            angles = rng.uniform(*self.angle_range, self.batch_size) if self.with_angles \
+                else None
+            yield simulate(energies, angles, geometry=geometry, detector=self.detector,
+                           seed=rng.integers(2**63))
+
+
+def preprocess(showers: Showers, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """Images as the networks see them (N, X, Y, Z, 1) and their raw voxel sums (scaled)."""
+    cells = np.where(showers.images >= recipe.cell_threshold, showers.images, 0.0)
+    cells = cells.astype(np.float32) * np.float32(recipe.cell_scale)
+    sums = cells.reshape(len(cells), -1).sum(axis=1)
+    if recipe.power != 1.0:
+        cells = cells ** np.float32(recipe.power)
+    return cells[..., None], sums

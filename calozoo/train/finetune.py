@@ -1,0 +1,119 @@
+"""Training entry points: ``train`` and ``finetune`` (also behind ``calozoo train/finetune``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from calozoo import registry
+from calozoo.data import Showers
+from calozoo.train.data import TrainingData
+from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint
+
+
+def training_data(name: str, data=None, *, simulate: int = 0, detector: str = "clic-wsi",
+                  batch_size: int, seed: int) -> TrainingData:
+    """A model's training data from path(s), Showers, an iterable of Showers, or simulation."""
+    entry = registry.entry(name)
+    conditioning = entry.conditioning
+    paths, showers = (), ()
+    if isinstance(data, (str, os.PathLike)):
+        paths = (data,)
+    elif isinstance(data, Showers):
+        showers = (data,)
+    elif data is not None:
+        items = list(data) if isinstance(data, Iterable) else [data]
+        if all(isinstance(item, (str, os.PathLike)) for item in items):
+            paths = tuple(items)
+        elif all(isinstance(item, Showers) for item in items):
+            showers = tuple(items)
+        else:
+            raise ValueError("data must be path(s), Showers or an iterable of Showers")
+    return TrainingData(
+        shape=entry.shape, with_angles="angle" in conditioning.conditions,
+        energy_range=conditioning.energy_range, angle_range=conditioning.angle_range,
+        batch_size=batch_size, seed=seed, paths=paths, showers=showers, simulate=simulate,
+        detector=detector)
+
+
+def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
+          simulate: int = 0, detector: str = "clic-wsi", batch_size: int | None = None,
+          seed: int = 0, precision: str = "float32", resume: bool = False,
+          progress: bool = True) -> Trainer:
+    """Train ``name`` from scratch with its recipe (or resume ``out_dir``)."""
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    check_run_dir(out_dir, name)
+    checkpoint = last_checkpoint(out_dir)
+    if checkpoint is not None and not resume:
+        raise ValueError(f"{out_dir} already holds a run (last: {checkpoint.name}); use "
+                         "--resume to continue it, or another --out")
+    trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size)
+    source = training_data(name, data, simulate=simulate, detector=detector,
+                           batch_size=trainer.batch_size, seed=seed)
+    if checkpoint is not None:
+        trainer.restore(checkpoint)
+    trainer.train(source, epochs, progress=progress)
+    return trainer
+
+
+def _starting_point(name: str, weights):
+    """Generator and discriminator to start from: weights tag/path, or a run directory."""
+    from calozoo import api
+
+    if weights is not None and Path(weights).is_dir() and last_checkpoint(weights):
+        check_run_dir(weights, name)
+        starter = Trainer(name, tempfile.mkdtemp(prefix="calozoo-start-"))
+        starter.restore(last_checkpoint(weights))
+        return starter.generator, starter.discriminator
+    generator = api.load(name, weights=weights)
+    discriminator = None
+    if weights is not None and not Path(weights).is_file():   # a single file is a generator
+        try:
+            discriminator = api.load(name, part="discriminator", weights=weights)
+        except FileNotFoundError:
+            pass
+    return generator, discriminator
+
+
+def finetune(name: str, data=None, *, epochs: int, weights="default",
+             learning_rate: float | None = None, freeze: Sequence[str] = (),
+             out_dir: str | os.PathLike | None = None, simulate: int = 0,
+             detector: str = "clic-wsi", batch_size: int | None = None, seed: int = 0,
+             precision: str = "float32", progress: bool = True):
+    """Fine-tune a zoo generator on new data, starting from ``weights``.
+
+    Parameters
+    ----------
+    data
+        Path(s) of shower files, Showers, or an iterable of Showers (or ``simulate=N`` showers
+        per epoch from ``detector``, e.g. ``"pbwo4"``).
+    weights
+        ``"default"``, a tag, a weights path, or a run directory (its last checkpoint).
+    learning_rate
+        Generator learning rate (the discriminator's keeps the recipe's ratio); None keeps
+        the recipe's rates.
+    freeze
+        fnmatch patterns of layer names to keep fixed, e.g. ``("project", "conv3d*")``.
+
+    Returns
+    -------
+    ShowerGenerator
+        The fine-tuned generator (its run directory is ``out_dir``).
+    """
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix=f"calozoo-finetune-{name}-"))
+    check_run_dir(out_dir, name)
+    generator, discriminator = _starting_point(name, weights)
+    trainer = Trainer(name, out_dir, generator=generator, discriminator=discriminator,
+                      precision=precision, seed=seed, batch_size=batch_size,
+                      learning_rate=learning_rate, freeze=freeze)
+    if freeze and not trainer.frozen:
+        raise ValueError(f"no layer matches the freeze patterns {list(freeze)}")
+    source = training_data(name, data, simulate=simulate, detector=detector,
+                           batch_size=trainer.batch_size, seed=seed)
+    trainer.train(source, epochs, progress=progress)
+    return trainer.generator

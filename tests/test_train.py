@@ -1,0 +1,126 @@
+"""The trainer: finite losses and checkpoints on each backend, bit-identical resume,
+fine-tuning from given weights, and bad input refused before training."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import calozoo
+from calozoo import data
+from calozoo.sim import simulate
+from calozoo.train import RECIPES, Trainer, finetune, last_checkpoint, train
+
+pytestmark = pytest.mark.backend
+
+NAME = "g1-3branch"
+
+
+def _arrays(checkpoint):
+    result = {}
+    for part in ("generator", "discriminator", "optimizers"):
+        with np.load(checkpoint / f"{part}.npz") as arrays:
+            result.update({f"{part}:{key}": arrays[key] for key in arrays.files})
+    return result
+
+
+def test_recipes_are_the_published_ones():
+    assert RECIPES["conv3d"].loss_weights == {"generation": 2.0, "auxiliary": 0.1, "ecal": 0.1}
+    assert RECIPES["conv3d"].generator_steps == 2 and RECIPES["conv3d"].optimizer == "rmsprop"
+    assert RECIPES["3dgan-angle"].loss_weights["angle_rad"] == 25.0
+    assert RECIPES["g1-3branch"].loss_weights == {"generation": 6.0, "auxiliary": 0.2,
+                                                  "ecal": 0.1}
+    assert RECIPES["g1-3branch"].relu_switch_epoch == 2
+    g_lr, d_lr = RECIPES["g2-25branch"].learning_rates(100.0)
+    assert g_lr == pytest.approx(5e-4 * np.exp(-0.012 * 20))
+    assert d_lr == pytest.approx(1e-4 * np.exp(-0.012 * 20))
+    assert RECIPES["g3-1branch"].energy_range(0) == (1.0, 4.0)
+    assert RECIPES["g3-1branch"].energy_range(2) == (0.02, 5.0)
+
+
+def test_a_few_steps_give_finite_losses_and_a_checkpoint(tmp_path):
+    trainer = train(NAME, tmp_path / "run", simulate=64, batch_size=16, epochs=1, seed=1,
+                    progress=False)
+    assert trainer.epoch == 1
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert len(rows) == 1
+    for key in ("loss_d_real", "loss_d_fake", "loss_generator", "seconds", "showers_per_s"):
+        assert np.isfinite(float(rows[0][key]))
+    checkpoint = last_checkpoint(tmp_path / "run")
+    assert checkpoint.name == "epoch-0001"
+    assert all(np.all(np.isfinite(value)) for value in _arrays(checkpoint).values())
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["model"] == NAME and len(run["energy_fit"]) >= 1
+    generator = calozoo.load(NAME, weights=tmp_path / "run" / "weights")
+    assert generator.generate([100.0], seed=1).shape == (1, 25, 25, 25)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    train(NAME, tmp_path / "straight", simulate=32, batch_size=16, epochs=2, seed=5,
+          progress=False)
+    train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=1, seed=5,
+          progress=False)
+    with pytest.raises(ValueError, match="use --resume"):
+        train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
+              progress=False)
+    train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
+          resume=True, progress=False)
+    straight = _arrays(last_checkpoint(tmp_path / "straight"))
+    resumed = _arrays(last_checkpoint(tmp_path / "resumed"))
+    assert last_checkpoint(tmp_path / "resumed").name == "epoch-0002"
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+
+
+def test_finetune_starts_from_the_given_weights(tmp_path):
+    start = calozoo.load("conv3d", weights=None)
+    path = tmp_path / "start.weights.h5"
+    start.save_weights(path)
+    reference = simulate(np.full(32, 80.0), detector="pbwo4", seed=3)
+    frozen = finetune("conv3d", reference, epochs=1, weights=path, learning_rate=0.0,
+                      batch_size=16, out_dir=tmp_path / "zero", progress=False)
+    for before, after in zip(start.trainable_weights, frozen.trainable_weights):
+        np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+    tuned = finetune("conv3d", reference, epochs=1, weights=path, batch_size=16,
+                     out_dir=tmp_path / "tuned", freeze=("project",), progress=False)
+    changed = [not np.array_equal(np.asarray(a), np.asarray(b))
+               for a, b in zip(start.trainable_weights, tuned.trainable_weights)]
+    assert any(changed)
+    np.testing.assert_array_equal(np.asarray(start.get_layer("project").kernel),
+                                  np.asarray(tuned.get_layer("project").kernel))
+
+
+def test_bad_input_is_refused_before_training(tmp_path):
+    angled = simulate([100.0] * 2, [90.0] * 2, geometry="51x51x25", seed=1)
+    with pytest.raises(ValueError, match=r"shape \(51, 51, 25\), but the model makes"):
+        train(NAME, tmp_path / "a", angled, epochs=1, progress=False)
+    empty = tmp_path / "empty.h5"
+    with data.ShowerWriter(empty, (25, 25, 25)):
+        pass
+    with pytest.raises(ValueError, match="holds no showers"):
+        train(NAME, tmp_path / "b", str(empty), epochs=1, progress=False)
+    train("conv3d", tmp_path / "c", simulate=16, batch_size=16, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="a run of conv3d, not of g1-3branch"):
+        train(NAME, tmp_path / "c", simulate=16, batch_size=16, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="fewer showers than one batch"):
+        train(NAME, tmp_path / "d", simulate=8, batch_size=16, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="no layer matches"):
+        finetune(NAME, simulate=16, batch_size=16, epochs=1, weights=None,
+                 freeze=("nothing*",), out_dir=tmp_path / "e", progress=False)
+
+
+def test_cli_train_and_errors(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "calozoo", "train", "conv3d", "--simulate",
+                             "16", "--batch-size", "16", "--epochs", "1", "--out",
+                             str(tmp_path / "run"), "-q"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "checkpoints" / "epoch-0001" / "generator.npz").is_file()
+    bad = subprocess.run([sys.executable, "-m", "calozoo", "train", "conv3d", "--epochs", "1",
+                          "--out", str(tmp_path / "x")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 2 and "--data FILE... or --simulate N" in bad.stderr
