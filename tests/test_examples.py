@@ -16,3 +16,15 @@ def test_quickstart_runs():
     assert lines[0].startswith("g1-3branch (random init) vs reference")
     assert "reference" in lines[1] and "generated" in lines[2]
     assert "ΣE/Ep" in lines[1]
+
+
+def test_finetune_example_runs():
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "finetune_new_detector.py"), "--model", "conv3d",
+         "--showers", "32", "--epochs", "1", "--batch-size", "16", "--weights", "none"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("conv3d on pbwo4")
+    assert any("response_mu90/ratio/all" in line and "before" in line and "after" in line
+               for line in lines)
