@@ -12,7 +12,7 @@ import pytest
 import calozoo
 from calozoo import data
 from calozoo.sim import simulate
-from calozoo.train import RECIPES, Trainer, finetune, last_checkpoint, train
+from calozoo.train import RECIPES, finetune, last_checkpoint, train
 
 pytestmark = pytest.mark.backend
 

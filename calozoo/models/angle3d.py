@@ -12,8 +12,8 @@ import keras
 from keras import layers
 
 from calozoo.conditioning import ENERGY_AND_ANGLE, Conditioning
-from calozoo.models.base import ShowerDiscriminator, ShowerGenerator
-from calozoo.models.layers import PACKAGE, MeasuredAngle, VoxelSum
+from calozoo.models.base import ShowerDiscriminator, ShowerGenerator, discriminator_heads
+from calozoo.models.layers import PACKAGE
 
 
 def _conv_relu_bn(x, filters: int, kernel, padding=None, normalize: bool = True):
@@ -70,12 +70,7 @@ class Angle3DDiscriminator(ShowerDiscriminator):
         x = layers.AveragePooling3D(2)(x)
         features = layers.Flatten()(x)
 
-        outputs = {
-            "generation": layers.Dense(1, activation="sigmoid", name="generation")(features),
-            "auxiliary": layers.Dense(1, name="auxiliary")(features),
-            "ecal": VoxelSum(power=power, name="ecal")(image),
-            "angle_rad": MeasuredAngle(power=power, name="angle_rad")(image),
-        }
+        outputs = discriminator_heads(features, image, power=power, angle=True)
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.power = power
         self.dropout_rate = dropout_rate

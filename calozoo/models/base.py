@@ -204,6 +204,22 @@ class ShowerGenerator(_ConfigurableModel):
         return result
 
 
+def discriminator_heads(features, image, *, power: float = 1.0, angle: bool = False) -> dict:
+    """The named heads every zoo discriminator returns, on its features and input image."""
+    from keras import layers
+
+    from calozoo.models.layers import MeasuredAngle, VoxelSum
+
+    heads = {
+        "generation": layers.Dense(1, activation="sigmoid", name="generation")(features),
+        "auxiliary": layers.Dense(1, name="auxiliary")(features),
+        "ecal": VoxelSum(power=power, name="ecal")(image),
+    }
+    if angle:
+        heads["angle_rad"] = MeasuredAngle(power=power, name="angle_rad")(image)
+    return heads
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ShowerDiscriminator(_ConfigurableModel):
     """A discriminator of the zoo: a shower image in, named heads out.

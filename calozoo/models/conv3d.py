@@ -11,8 +11,8 @@ import keras
 from keras import layers
 
 from calozoo.conditioning import ENERGY_ONLY, Conditioning
-from calozoo.models.base import ShowerDiscriminator, ShowerGenerator
-from calozoo.models.layers import PACKAGE, VoxelSum
+from calozoo.models.base import ShowerDiscriminator, ShowerGenerator, discriminator_heads
+from calozoo.models.layers import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -66,11 +66,7 @@ class Conv3DDiscriminator(ShowerDiscriminator):
         x = layers.AveragePooling3D(2)(x)
         features = layers.Flatten()(x)
 
-        outputs = {
-            "generation": layers.Dense(1, activation="sigmoid", name="generation")(features),
-            "auxiliary": layers.Dense(1, name="auxiliary")(features),
-            "ecal": VoxelSum(name="ecal")(image),
-        }
+        outputs = discriminator_heads(features, image)
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.dropout_rate = dropout_rate
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from calozoo.models.base import ShowerDiscriminator
+from calozoo.models.base import ShowerDiscriminator, discriminator_heads
 from calozoo.models.conv2d_blocks import VIEWS, conv_block, permute
-from calozoo.models.layers import PACKAGE, VoxelSum
+from calozoo.models.layers import PACKAGE
 
 
 def _branch(x, deeper: bool):
@@ -50,11 +50,7 @@ class ThreeBranchDiscriminator(ShowerDiscriminator):
         x = layers.LeakyReLU()(x)
         features = layers.BatchNormalization()(x)
 
-        outputs = {
-            "generation": layers.Dense(1, activation="sigmoid", name="generation")(features),
-            "auxiliary": layers.Dense(1, name="auxiliary")(features),
-            "ecal": VoxelSum(name="ecal")(image),
-        }
+        outputs = discriminator_heads(features, image)
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.deeper = deeper
 
