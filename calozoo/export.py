@@ -3,7 +3,8 @@
 The exported graph takes ``noise`` (N, latent_size) standard-normal values, ``energy`` (N,)
 in GeV and, for angle models, ``angle`` (N,) in degrees, and returns ``showers``
 (N, X, Y, Z) in GeV: conditioning, inverse preprocessing and threshold are inside the graph.
-Needs the ``onnx`` extra (onnx, onnxruntime, tf2onnx).
+Needs the ``onnx`` extra (onnx, onnxruntime, and Keras's converters: tf2onnx for the
+TensorFlow backend, jax2onnx for JAX).
 """
 
 from __future__ import annotations
