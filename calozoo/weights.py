@@ -29,7 +29,6 @@ from calozoo._version import __version__
 
 DEFAULT_TAG = "default"
 SCHEMA = 1
-PARTS = ("generator", "discriminator")
 LICENSE = "Apache-2.0"
 ARCHITECTURE_ATTR = "calozoo_model"
 PART_ATTR = "calozoo_part"

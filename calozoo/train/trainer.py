@@ -26,25 +26,11 @@ from calozoo.train import losses
 from calozoo.train.data import TrainingData, preprocess
 from calozoo.train.recipes import Recipe, recipe as recipe_of
 
-STATE_PARTS = ("generator", "discriminator", "optimizers")
-
 
 def _value_and_grad(loss_fn):
-    """(loss, aux), grads of ``loss_fn(params, *rest)`` with respect to ``params``."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-        return jax.value_and_grad(loss_fn, has_aux=True)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        def wrapped(params, *rest):
-            with tf.GradientTape() as tape:
-                tape.watch(params)
-                loss, aux = loss_fn(params, *rest)
-            return (loss, aux), tape.gradient(loss, params)
-        return wrapped
-    raise NotImplementedError(f"training runs on the tensorflow and jax backends, not {backend}")
+    """JAX: (loss, aux), grads of ``loss_fn(params, *rest)`` with respect to ``params``."""
+    import jax
+    return jax.value_and_grad(loss_fn, has_aux=True)
 
 
 def _compile(function):
