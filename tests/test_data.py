@@ -182,3 +182,13 @@ def test_showers_validation():
         Showers(np.zeros((1, 5, 5, 5)), [np.nan])
     with pytest.raises(ValueError, match="angles"):
         Showers(np.zeros((2, 5, 5, 5)), np.ones(2), angles=[90.0])
+
+
+def test_written_files_follow_the_umask(tmp_path, showers):
+    import os
+    import stat
+
+    path = data.save(tmp_path / "perm.h5", showers[:2])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

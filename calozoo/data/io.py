@@ -337,6 +337,9 @@ class ShowerWriter:
             if data is not None and data.shape[0] != self.count:
                 data.resize(self.count, axis=0)
         self._file.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._temporary, 0o666 & ~umask)   # mkstemp made it private
         os.replace(self._temporary, self.path)
         return self.path
 
