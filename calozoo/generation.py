@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from calozoo.conditioning import Conditioning
-from calozoo.data.showers import check_energies
+from calozoo.data.showers import check_angles, check_energies
 from calozoo.models.layers import cells_in_gev
 
 NOISE_BLOCK = 1024
@@ -80,13 +80,7 @@ def check_conditions(conditioning: Conditioning, energies, angles, *, strict: bo
     if not wants_angles and angles is not None:
         raise ValueError("this model is conditioned on the energy only; it takes no angles")
     if angles is not None:
-        angles = np.atleast_1d(np.asarray(angles, dtype=np.float64))
-        if angles.size == 1:
-            angles = np.full(len(energies), angles.item())
-        if angles.shape != energies.shape:
-            raise ValueError(f"{angles.size} angles for {energies.size} energies")
-        if not np.all(np.isfinite(angles)):
-            raise ValueError("angles contain NaN or infinite values (degrees expected)")
+        angles = check_angles(angles, len(energies))
     trained = trained or {}
     ranges = [("energies", energies, trained.get("energy_range", conditioning.energy_range),
                "GeV")]

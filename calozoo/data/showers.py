@@ -19,6 +19,19 @@ def check_energies(energies, what: str = "energies") -> np.ndarray:
     return values
 
 
+def check_angles(angles, count: int) -> np.ndarray:
+    """Angles in degrees as a float64 array of length ``count`` (a scalar broadcasts);
+    ``ValueError`` for a length mismatch, NaN or inf."""
+    values = np.atleast_1d(np.asarray(angles, dtype=np.float64))
+    if values.size == 1:
+        values = np.full(count, values.item())
+    if values.shape != (count,):
+        raise ValueError(f"{values.size} angles for {count} energies")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("angles contain NaN or infinite values (degrees expected)")
+    return values
+
+
 def parse_geometry(geometry: str | tuple[int, ...]) -> tuple[int, int, int]:
     """``"25x25x25"`` or ``(25, 25, 25)`` → ``(25, 25, 25)``."""
     if isinstance(geometry, str):

@@ -42,8 +42,8 @@ def _lattice() -> np.ndarray:
     return np.stack(rows)
 
 
-def _signed_cdf(edges: np.ndarray) -> np.ndarray:
-    """H(a, b) = sign(a) sign(b) G(|a|, |b|) on one axis's edges, per radius: (R, E)."""
+def _edge_lookup(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice index of |edge| and sign(edge), for H(a, b) = sign(a) sign(b) G(|a|, |b|)."""
     index = np.rint(np.abs(edges) * OFFSET_STEPS).astype(np.int64)
     return index, np.sign(edges)
 
@@ -53,8 +53,8 @@ def cell_table(offset_x: int, offset_y: int) -> np.ndarray:
     """Cell probabilities (len(RADII), WINDOW, WINDOW) for an axis at offset/OFFSET_STEPS
     of a cell from the centre of the window's middle cell (offsets in [-S/2, S/2))."""
     half = WINDOW / 2.0
-    ix, sx = _signed_cdf(np.arange(WINDOW + 1) - half - offset_x / OFFSET_STEPS)
-    iy, sy = _signed_cdf(np.arange(WINDOW + 1) - half - offset_y / OFFSET_STEPS)
+    ix, sx = _edge_lookup(np.arange(WINDOW + 1) - half - offset_x / OFFSET_STEPS)
+    iy, sy = _edge_lookup(np.arange(WINDOW + 1) - half - offset_y / OFFSET_STEPS)
     h = _lattice()[:, ix][:, :, iy] * sx[None, :, None] * sy[None, None, :]
     cells = h[:, 1:, 1:] - h[:, :-1, 1:] - h[:, 1:, :-1] + h[:, :-1, :-1]
     return np.clip(cells, 0.0, None).astype(np.float32)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from calozoo.data.showers import Showers, check_energies, parse_geometry
+from calozoo.data.showers import Showers, check_angles, check_energies, parse_geometry
 from calozoo.sim import cells
 from calozoo.sim.detector import Detector, get_detector
 from calozoo.sim.gflash import (
@@ -30,13 +30,7 @@ ANGLE_LIMITS = (30.0, 150.0)
 def _check_angles(angles, count: int, shape: tuple[int, int, int]) -> np.ndarray | None:
     if angles is None:
         return None
-    values = np.atleast_1d(np.asarray(angles, dtype=np.float64))
-    if values.size == 1:
-        values = np.full(count, values.item())
-    if values.shape != (count,):
-        raise ValueError(f"{values.size} angles for {count} energies")
-    if not np.all(np.isfinite(values)):
-        raise ValueError("angles contain NaN or infinite values (degrees expected)")
+    values = check_angles(angles, count)
     low, high = ANGLE_LIMITS
     if np.any((values < low) | (values > high)):
         raise ValueError(f"angles must lie in {low:g}–{high:g} degrees (90 = perpendicular), "

@@ -97,6 +97,10 @@ class Trainer:
         self.d_optimizer = _optimizer(base, d_lr)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+        self._lr_index = {key: next(i for i, v in enumerate(optimizer.variables)
+                                    if "learning_rate" in v.path)
+                          for key, optimizer in (("g_optimizer", self.g_optimizer),
+                                                 ("d_optimizer", self.d_optimizer))}
         self.state = self._collect_state()
         self.energy_fit: losses.EnergyFit | None = None
         self.epoch = 0
@@ -140,9 +144,6 @@ class Trainer:
             "g_optimizer": [v.value for v in self.g_optimizer.variables],
             "d_optimizer": [v.value for v in self.d_optimizer.variables],
         }
-
-    def _learning_rate_index(self, optimizer) -> int:
-        return next(i for i, v in enumerate(optimizer.variables) if "learning_rate" in v.path)
 
     # the step functions ----------------------------------------------------------------
 
@@ -243,10 +244,9 @@ class Trainer:
             self.d_optimizer.learning_rate.assign(d_lr)
             return state
         state = dict(state)
-        for key, optimizer, value in (("g_optimizer", self.g_optimizer, g_lr),
-                                      ("d_optimizer", self.d_optimizer, d_lr)):
+        for key, value in (("g_optimizer", g_lr), ("d_optimizer", d_lr)):
             values = list(state[key])
-            index = self._learning_rate_index(optimizer)
+            index = self._lr_index[key]
             values[index] = keras.ops.convert_to_tensor(value, values[index].dtype)
             state[key] = values
         return state
