@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -74,6 +75,38 @@ def test_resume_is_bit_identical(tmp_path):
     assert straight.keys() == resumed.keys()
     for key in straight:
         np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+
+
+def test_bfloat16_training_keeps_float32_weights_and_follows_float32(tmp_path):
+    runs = {precision: train(NAME, tmp_path / precision, simulate=32, batch_size=16, epochs=1,
+                             seed=2, precision=precision, progress=False)
+            for precision in ("float32", "bfloat16")}
+    mixed = runs["bfloat16"]
+    assert mixed.generator.dtype_policy.name == "mixed_bfloat16"
+    assert mixed.generator.get_layer("project").compute_dtype == "bfloat16"
+    rows = list(csv.DictReader(open(tmp_path / "bfloat16" / "history.csv")))
+    assert all(np.isfinite(float(rows[0][key]))
+               for key in ("loss_d_real", "loss_d_fake", "loss_generator"))
+    checkpoint = _arrays(last_checkpoint(tmp_path / "bfloat16"))
+    assert {value.dtype for key, value in checkpoint.items() if "trainable" in key} == \
+        {np.dtype("float32")}
+    # same seed, same start: bfloat16 steps move the weights nearly as float32 steps do
+    keras.utils.set_random_seed(2)
+    start = calozoo.load(NAME, weights=None)          # the runs' starting point
+    for key in ("generator", "discriminator"):
+        exact = getattr(runs["float32"], key).trainable_weights
+        approx = getattr(mixed, key).trainable_weights
+        gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                  for a, b in zip(exact, approx))
+        assert 0 < gap < 1e-2, (key, gap)
+    moved = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                for a, b in zip(start.trainable_weights, mixed.generator.trainable_weights))
+    assert gap < moved < 0.01, moved
+    record = json.loads((tmp_path / "bfloat16" / "weights" / NAME / "default.json").read_text())
+    assert record["recipe"]["precision"] == "bfloat16"
+    generator = calozoo.load(NAME, weights=tmp_path / "bfloat16" / "weights")
+    showers = generator.generate([50.0, 100.0], seed=3)
+    assert showers.dtype == np.float32 and np.all(np.isfinite(showers))
 
 
 def test_finetune_starts_from_the_given_weights(tmp_path):
