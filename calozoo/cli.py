@@ -225,8 +225,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _training_source(args: argparse.Namespace) -> dict:
     if bool(args.data) == bool(args.simulate):
         raise ValueError("give either --data FILE... or --simulate N")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.max_minutes is not None and args.max_minutes < 0:
+        raise ValueError(f"--max-minutes must not be negative, got {args.max_minutes}")
     return {"data": args.data or None, "simulate": args.simulate or 0,
-            "detector": args.detector}
+            "detector": args.detector, "workers": args.workers,
+            "max_minutes": args.max_minutes, "keep_checkpoints": args.keep_checkpoints}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -266,6 +271,14 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes that simulate --simulate's showers (default: all "
+                             "cores but one, up to 16)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop at the last epoch end within this wall-clock budget "
+                             "(minutes; at least one epoch runs); continue with --resume")
+    parser.add_argument("--keep-checkpoints", type=int, default=None, metavar="K",
+                        help="keep only the K newest checkpoints (default: all)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -192,3 +192,22 @@ def test_written_files_follow_the_umask(tmp_path, showers):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_simulated_training_batches_do_not_depend_on_the_workers():
+    from calozoo.train import training_data
+
+    def epoch_sums(workers, epoch):
+        with training_data("g1-3branch", simulate=96, batch_size=32, seed=4,
+                           workers=workers) as source:
+            return [(batch.energies.copy(), batch.images.sum(axis=(1, 2, 3)))
+                    for batch in source.epoch(epoch)]
+
+    alone, pooled = epoch_sums(1, 0), epoch_sums(2, 0)
+    assert len(alone) == len(pooled) == 3
+    for (energies_a, sums_a), (energies_b, sums_b) in zip(alone, pooled):
+        np.testing.assert_array_equal(energies_a, energies_b)
+        np.testing.assert_array_equal(sums_a, sums_b)
+    assert not np.array_equal(alone[0][0], epoch_sums(1, 1)[0][0])   # reseeded per epoch
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        training_data("g1-3branch", simulate=96, batch_size=32, seed=4, workers=0)

@@ -22,9 +22,9 @@ NAME = "g1-3branch"
 
 def _arrays(checkpoint):
     result = {}
-    for part in ("generator", "discriminator", "optimizers"):
-        with np.load(checkpoint / f"{part}.npz") as arrays:
-            result.update({f"{part}:{key}": arrays[key] for key in arrays.files})
+    for part in sorted(checkpoint.glob("*.npz")):
+        with np.load(part) as arrays:
+            result.update({f"{part.stem}:{key}": arrays[key] for key in arrays.files})
     return result
 
 
@@ -52,6 +52,9 @@ def test_a_few_steps_give_finite_losses_and_a_checkpoint(tmp_path):
         assert np.isfinite(float(rows[0][key]))
     checkpoint = last_checkpoint(tmp_path / "run")
     assert checkpoint.name == "epoch-0001"
+    assert sorted(path.name for path in checkpoint.iterdir()) == [
+        "d_optimizer.npz", "discriminator.npz", "g_optimizer.npz", "generator.npz",
+        "state.json"]
     assert all(np.all(np.isfinite(value)) for value in _arrays(checkpoint).values())
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["model"] == NAME and len(run["energy_fit"]) >= 1
@@ -61,9 +64,12 @@ def test_a_few_steps_give_finite_losses_and_a_checkpoint(tmp_path):
 
 def test_resume_is_bit_identical(tmp_path):
     train(NAME, tmp_path / "straight", simulate=32, batch_size=16, epochs=2, seed=5,
-          progress=False)
-    train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=1, seed=5,
-          progress=False)
+          keep_checkpoints=1, progress=False)
+    assert [path.name for path in (tmp_path / "straight" / "checkpoints").iterdir()] == \
+        ["epoch-0002"]
+    stopped = train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
+                    max_minutes=0, progress=False)         # the budget ends it after epoch 1
+    assert stopped.epoch == 1
     with pytest.raises(ValueError, match="use --resume"):
         train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
               progress=False)
@@ -147,13 +153,20 @@ def test_bad_input_is_refused_before_training(tmp_path):
 
 
 def test_cli_train_and_errors(tmp_path):
+    # two simulation processes: `python -m calozoo` must be safe to spawn from
     result = subprocess.run([sys.executable, "-m", "calozoo", "train", "conv3d", "--simulate",
-                             "16", "--batch-size", "16", "--epochs", "1", "--out",
-                             str(tmp_path / "run"), "-q"], capture_output=True, text=True,
-                            timeout=600)
+                             "32", "--batch-size", "16", "--epochs", "1", "--workers", "2",
+                             "--out", str(tmp_path / "run"), "-q"], capture_output=True,
+                            text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "checkpoints" / "epoch-0001" / "generator.npz").is_file()
     bad = subprocess.run([sys.executable, "-m", "calozoo", "train", "conv3d", "--epochs", "1",
                           "--out", str(tmp_path / "x")], capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 2 and "--data FILE... or --simulate N" in bad.stderr
+    negative = subprocess.run([sys.executable, "-m", "calozoo", "train", "conv3d", "--simulate",
+                               "16", "--epochs", "1", "--max-minutes", "-1", "--out",
+                               str(tmp_path / "y")], capture_output=True, text=True,
+                              timeout=300)
+    assert negative.returncode == 2 and "--max-minutes must not be negative" in negative.stderr
+    assert not (tmp_path / "y").exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 
@@ -16,7 +19,10 @@ from calozoo.train.recipes import Recipe
 class TrainingData:
     """Where a run's showers come from; ``epoch(e)`` yields batches of exactly ``batch_size``.
 
-    Exactly one of ``paths``, ``showers`` or ``simulate`` is set.
+    Exactly one of ``paths``, ``showers`` or ``simulate`` is set. Simulated batches are drawn
+    from seeds (seed, epoch, batch index), so they do not depend on ``workers``: the number of
+    processes that simulate them (1: this process; None: all cores but one, up to 16). Scripts
+    that use more than one worker need Python's ``if __name__ == "__main__":`` guard.
     """
 
     shape: tuple[int, int, int]
@@ -29,6 +35,9 @@ class TrainingData:
     showers: Sequence[Showers] = ()
     simulate: int = 0
     detector: str = "clic-wsi"
+    workers: int | None = 1
+    _pool: concurrent.futures.Executor | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         sources = sum(bool(source) for source in (self.paths, self.showers, self.simulate))
@@ -46,6 +55,8 @@ class TrainingData:
             self._check(part, f"Showers #{index}")
         if self.batches_per_epoch() == 0:
             raise ValueError(f"fewer showers than one batch of {self.batch_size}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
     def _check(self, showers: Showers, where: str) -> None:
         if showers.shape != self.shape:
@@ -81,13 +92,65 @@ class TrainingData:
 
         geometry = "x".join(map(str, self.shape))
         seeds = np.random.SeedSequence([self.seed, epoch, 1]).spawn(self.batches_per_epoch())
-        for seed in seeds:
+
+        def task(seed):
             rng = np.random.default_rng(seed)
             energies = rng.uniform(*self.energy_range, self.batch_size)
             angles = rng.uniform(*self.angle_range, self.batch_size) if self.with_angles \
                 else None
-            yield simulate(energies, angles, geometry=geometry, detector=self.detector,
-                           seed=rng.integers(2**63))
+            return (energies, angles), dict(geometry=geometry, detector=self.detector,
+                                            seed=rng.integers(2**63))
+
+        pool = self._simulation_pool()
+        if pool is None:
+            for seed in seeds:
+                args, kwargs = task(seed)
+                yield simulate(*args, **kwargs)
+            return
+        in_flight: collections.deque = collections.deque()
+        read_ahead = 2 * self.simulation_workers()
+        for seed in seeds:
+            args, kwargs = task(seed)
+            in_flight.append(pool.submit(simulate, *args, **kwargs))
+            if len(in_flight) >= read_ahead:
+                yield _result(in_flight.popleft())
+        while in_flight:
+            yield _result(in_flight.popleft())
+
+    def simulation_workers(self) -> int:
+        """Processes that simulate batches (1: the calling process does)."""
+        return self.workers or min(16, max(1, (os.cpu_count() or 1) - 1))
+
+    def _simulation_pool(self) -> concurrent.futures.Executor | None:
+        if self.simulation_workers() <= 1:
+            return None
+        if self._pool is None:
+            # spawn, not fork: the parent holds TensorFlow/JAX runtime threads
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.simulation_workers(), mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the simulation processes (if any)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "TrainingData":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _result(future: concurrent.futures.Future) -> Showers:
+    try:
+        return future.result()
+    except concurrent.futures.process.BrokenProcessPool:
+        raise RuntimeError(
+            "the shower-simulation worker processes died; a script that trains with "
+            "workers > 1 must start from an `if __name__ == \"__main__\":` block (Python's "
+            "rule for process pools), or use workers=1") from None
 
 
 def preprocess(showers: Showers, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:

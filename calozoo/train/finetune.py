@@ -14,7 +14,7 @@ from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint
 
 
 def training_data(name: str, data=None, *, simulate: int = 0, detector: str = "clic-wsi",
-                  batch_size: int, seed: int) -> TrainingData:
+                  batch_size: int, seed: int, workers: int | None = 1) -> TrainingData:
     """A model's training data from path(s), Showers, an iterable of Showers, or simulation."""
     entry = registry.entry(name)
     conditioning = entry.conditioning
@@ -35,14 +35,22 @@ def training_data(name: str, data=None, *, simulate: int = 0, detector: str = "c
         shape=entry.shape, with_angles="angle" in conditioning.conditions,
         energy_range=conditioning.energy_range, angle_range=conditioning.angle_range,
         batch_size=batch_size, seed=seed, paths=paths, showers=showers, simulate=simulate,
-        detector=detector)
+        detector=detector, workers=workers)
 
 
 def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
           simulate: int = 0, detector: str = "clic-wsi", batch_size: int | None = None,
           seed: int = 0, precision: str = "float32", resume: bool = False,
-          progress: bool = True) -> Trainer:
-    """Train ``name`` from scratch with its recipe (or resume ``out_dir``)."""
+          progress: bool = True, max_minutes: float | None = None,
+          workers: int | None = 1, keep_checkpoints: int | None = None) -> Trainer:
+    """Train ``name`` from scratch with its recipe (or resume ``out_dir``).
+
+    ``max_minutes`` ends the run at the last epoch end within that wall-clock budget (at least
+    one epoch runs; resume it later). ``workers`` processes simulate the showers of
+    ``simulate`` (None: all cores but one, up to 16; more than one needs the
+    ``if __name__ == "__main__":`` guard in scripts). ``keep_checkpoints`` keeps only that
+    many of the newest checkpoints (None: all).
+    """
     if epochs <= 0:
         raise ValueError(f"epochs must be positive, got {epochs}")
     check_run_dir(out_dir, name)
@@ -50,12 +58,14 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     if checkpoint is not None and not resume:
         raise ValueError(f"{out_dir} already holds a run (last: {checkpoint.name}); use "
                          "--resume to continue it, or another --out")
-    trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size)
+    trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size,
+                      keep_checkpoints=keep_checkpoints)
     source = training_data(name, data, simulate=simulate, detector=detector,
-                           batch_size=trainer.batch_size, seed=seed)
+                           batch_size=trainer.batch_size, seed=seed, workers=workers)
     if checkpoint is not None:
         trainer.restore(checkpoint)
-    trainer.train(source, epochs, progress=progress)
+    with source:
+        trainer.train(source, epochs, progress=progress, max_minutes=max_minutes)
     return trainer
 
 
@@ -82,7 +92,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
              learning_rate: float | None = None, freeze: Sequence[str] = (),
              out_dir: str | os.PathLike | None = None, simulate: int = 0,
              detector: str = "clic-wsi", batch_size: int | None = None, seed: int = 0,
-             precision: str = "float32", progress: bool = True):
+             precision: str = "float32", progress: bool = True,
+             max_minutes: float | None = None, workers: int | None = 1,
+             keep_checkpoints: int | None = None):
     """Fine-tune a zoo generator on new data, starting from ``weights``.
 
     Parameters
@@ -97,6 +109,8 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
         the recipe's rates.
     freeze
         fnmatch patterns of layer names to keep fixed, e.g. ``("project", "conv3d*")``.
+    max_minutes, workers, keep_checkpoints
+        Wall-clock budget, simulation processes and checkpoints kept, as for ``train``.
 
     Returns
     -------
@@ -110,10 +124,12 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     generator, discriminator = _starting_point(name, weights)
     trainer = Trainer(name, out_dir, generator=generator, discriminator=discriminator,
                       precision=precision, seed=seed, batch_size=batch_size,
-                      learning_rate=learning_rate, freeze=freeze)
+                      learning_rate=learning_rate, freeze=freeze,
+                      keep_checkpoints=keep_checkpoints)
     if freeze and not trainer.frozen:
         raise ValueError(f"no layer matches the freeze patterns {list(freeze)}")
     source = training_data(name, data, simulate=simulate, detector=detector,
-                           batch_size=trainer.batch_size, seed=seed)
-    trainer.train(source, epochs, progress=progress)
+                           batch_size=trainer.batch_size, seed=seed, workers=workers)
+    with source:
+        trainer.train(source, epochs, progress=progress, max_minutes=max_minutes)
     return trainer.generator

@@ -10,10 +10,12 @@ to an uninterrupted one on the same backend and machine.
 
 from __future__ import annotations
 
+import collections
 import csv
 import fnmatch
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,10 @@ from calozoo import registry
 from calozoo.train import losses
 from calozoo.train.data import TrainingData, preprocess
 from calozoo.train.recipes import Recipe, recipe as recipe_of
+
+
+LOSS_READ_LAG = 4
+"""Steps the host runs ahead of the losses it reads back (keeps the device queue full)."""
 
 
 def _value_and_grad(loss_fn):
@@ -71,14 +77,19 @@ class Trainer:
         Override the recipe's batch size / both learning rates (fine-tuning).
     freeze
         fnmatch patterns of layer names (generator and discriminator) not to train.
+    keep_checkpoints
+        How many of the newest checkpoints to keep (None: all).
     """
 
     def __init__(self, name: str, out_dir: str | os.PathLike, *, generator=None,
                  discriminator=None, precision: str = "float32", seed: int = 0,
                  batch_size: int | None = None, learning_rate: float | None = None,
-                 freeze: Sequence[str] = ()):
+                 freeze: Sequence[str] = (), keep_checkpoints: int | None = None):
         if precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
+        if keep_checkpoints is not None and keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be at least 1, got {keep_checkpoints}")
+        self.keep_checkpoints = keep_checkpoints
         self.name = name
         self.entry = registry.entry(name)
         base = recipe_of(name)
@@ -314,68 +325,94 @@ class Trainer:
             layer.enabled = enabled
             self._steps = None
 
-    def train(self, data: TrainingData, epochs: int, *, progress: bool = True) -> Path:
-        """Train until ``epochs`` epochs are complete (continuing from ``self.epoch``)."""
+    def train(self, data: TrainingData, epochs: int, *, progress: bool = True,
+              max_minutes: float | None = None) -> Path:
+        """Train until ``epochs`` epochs are complete (continuing from ``self.epoch``).
+
+        ``max_minutes`` stops earlier, at the last epoch end that the wall-clock budget allows
+        (the next epoch is assumed to take as long as the last one; at least one epoch runs);
+        the run can be resumed.
+        """
         if data.shape != self.entry.shape:
             raise ValueError(f"data of shape {data.shape} for {self.name} "
                              f"({self.entry.shape})")
+        if max_minutes is not None and max_minutes < 0:
+            raise ValueError(f"max_minutes must not be negative, got {max_minutes}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.energy_fit is None:
             self.energy_fit = self._fit_energy(data)
         self._write_run_json(data)
-        batches = data.batches_per_epoch()
+        deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
         while self.epoch < epochs:
-            epoch = self.epoch
-            self._set_relu(epoch)
-            if self._steps is None:
-                self._build_steps()
-            d_real, d_fake, g_step = self._steps   # d_real is the plain d_update
-            sums = {"d_real": 0.0, "d_fake": 0.0, "generator": 0.0}
-            count, start = 0, time.perf_counter()
-            stream = data.epoch(epoch)
-            if progress:
-                from tqdm import tqdm
-                stream = tqdm(stream, total=batches, desc=f"{self.name} epoch {epoch + 1}",
-                              unit=" batches")
-            state = self.state if self._stateless else None
-            for step, showers in enumerate(stream):
-                g_lr, d_lr = self._rates(self.recipe.files_per_epoch * (epoch + step / batches))
-                state = self._set_learning_rates(state, g_lr, d_lr)
-                rng = np.random.default_rng([self.seed, epoch, step])
-                real = self._real_batch(showers, rng)
-                if real is None:
-                    continue
-                images, targets = real
-                targets["generation"] = self._labels(rng, self.recipe.real_label)
-                state, d_real_loss, _ = d_real(state, images, targets)
-                network_input, targets = self._fake_batch(rng, epoch)
-                targets["generation"] = self._labels(rng, self.recipe.fake_label)
-                state, d_fake_loss, _ = d_fake(state, network_input, targets)
-                for _ in range(self.recipe.generator_steps):
-                    network_input, targets = self._fake_batch(rng, epoch)
-                    targets["generation"] = np.full(self.batch_size,
-                                                    self.recipe.generator_label, np.float32)
-                    state, g_loss, _ = g_step(state, network_input, targets)
-                sums["d_real"] += float(d_real_loss)
-                sums["d_fake"] += float(d_fake_loss)
-                sums["generator"] += float(g_loss)
-                count += 1
-                if progress:
-                    stream.set_postfix(d=f"{float(d_real_loss) + float(d_fake_loss):.3g}",
-                                       g=f"{float(g_loss):.3g}")
-            if self._stateless:
-                self.state = state
-            seconds = time.perf_counter() - start
-            self.epoch = epoch + 1
-            self._append_history({"epoch": self.epoch,
-                                  **{f"loss_{key}": value / max(count, 1)
-                                     for key, value in sums.items()},
-                                  "seconds": round(seconds, 3),
-                                  "showers_per_s": round(count * self.batch_size / seconds, 1)})
+            seconds = self._train_epoch(data, progress)
             self.save_checkpoint()
+            if deadline is not None and time.monotonic() + seconds > deadline:
+                break
         self._sync_models()
         self.write_weights(data)
         return self.out_dir
+
+    def _train_epoch(self, data: TrainingData, progress: bool) -> float:
+        """One epoch of the recipe's per-batch order; appends its history row."""
+        epoch = self.epoch
+        self._set_relu(epoch)
+        if self._steps is None:
+            self._build_steps()
+        d_real, d_fake, g_step = self._steps   # d_real is the plain d_update
+        batches = data.batches_per_epoch()
+        sums = {"d_real": 0.0, "d_fake": 0.0, "generator": 0.0}
+        # Losses are read a few steps late so that the host never waits for the device.
+        pending: collections.deque = collections.deque()
+        count, start = 0, time.perf_counter()
+
+        def read_oldest() -> None:
+            for key, value in zip(sums, pending.popleft()):
+                sums[key] += float(value)
+
+        stream = data.epoch(epoch)
+        if progress:
+            from tqdm import tqdm
+            stream = tqdm(stream, total=batches, desc=f"{self.name} epoch {epoch + 1}",
+                          unit=" batches")
+        state = self.state if self._stateless else None
+        for step, showers in enumerate(stream):
+            g_lr, d_lr = self._rates(self.recipe.files_per_epoch * (epoch + step / batches))
+            state = self._set_learning_rates(state, g_lr, d_lr)
+            rng = np.random.default_rng([self.seed, epoch, step])
+            real = self._real_batch(showers, rng)
+            if real is None:
+                continue
+            images, targets = real
+            targets["generation"] = self._labels(rng, self.recipe.real_label)
+            state, d_real_loss, _ = d_real(state, images, targets)
+            network_input, targets = self._fake_batch(rng, epoch)
+            targets["generation"] = self._labels(rng, self.recipe.fake_label)
+            state, d_fake_loss, _ = d_fake(state, network_input, targets)
+            for _ in range(self.recipe.generator_steps):
+                network_input, targets = self._fake_batch(rng, epoch)
+                targets["generation"] = np.full(self.batch_size, self.recipe.generator_label,
+                                                np.float32)
+                state, g_loss, _ = g_step(state, network_input, targets)
+            pending.append((d_real_loss, d_fake_loss, g_loss))
+            count += 1
+            if len(pending) > LOSS_READ_LAG:
+                read_oldest()
+            if progress and count % 10 == 0:
+                last = count - len(pending)
+                stream.set_postfix(d=f"{(sums['d_real'] + sums['d_fake']) / max(last, 1):.3g}",
+                                   g=f"{sums['generator'] / max(last, 1):.3g}")
+        while pending:
+            read_oldest()
+        if self._stateless:
+            self.state = state
+        seconds = time.perf_counter() - start
+        self.epoch = epoch + 1
+        self._append_history({"epoch": self.epoch,
+                              **{f"loss_{key}": value / max(count, 1)
+                                 for key, value in sums.items()},
+                              "seconds": round(seconds, 3),
+                              "showers_per_s": round(count * self.batch_size / seconds, 1)})
+        return seconds
 
     def write_weights(self, data: TrainingData):
         """The run's generator and discriminator as weights + record in ``out_dir/weights``."""
@@ -418,13 +455,14 @@ class Trainer:
             writer.writerow(row)
 
     def save_checkpoint(self) -> Path:
-        """``checkpoints/epoch-NNNN/`` with generator, discriminator and optimiser arrays."""
+        """``checkpoints/epoch-NNNN/``: generator, discriminator and each optimiser's state in
+        its own ``.npz`` (so no file is much larger than its network), and ``state.json``."""
         folder = self.out_dir / "checkpoints" / f"epoch-{self.epoch:04d}"
         staging = folder.with_name(folder.name + ".part")
         staging.mkdir(parents=True, exist_ok=True)
         groups = {"generator": ("g_trainable", "g_other"),
                   "discriminator": ("d_trainable", "d_other"),
-                  "optimizers": ("g_optimizer", "d_optimizer")}
+                  "g_optimizer": ("g_optimizer",), "d_optimizer": ("d_optimizer",)}
         state = self._current_state()
         for part, keys in groups.items():
             arrays = {f"{key}/{index}": keras.ops.convert_to_numpy(value)
@@ -435,9 +473,11 @@ class Trainer:
                 "final_relu": self._relu_state()}
         (staging / "state.json").write_text(json.dumps(meta, indent=2) + "\n")
         if folder.exists():
-            import shutil
             shutil.rmtree(folder)
         os.replace(staging, folder)
+        if self.keep_checkpoints is not None:
+            for old in _checkpoints(self.out_dir)[:-self.keep_checkpoints]:
+                shutil.rmtree(old)
         return folder
 
     def _relu_state(self):
@@ -453,8 +493,8 @@ class Trainer:
         if meta["model"] != self.name:
             raise ValueError(f"{folder}: a checkpoint of {meta['model']}, not of {self.name}")
         state = self._collect_state()
-        for part in ("generator", "discriminator", "optimizers"):
-            with np.load(folder / f"{part}.npz") as arrays:
+        for part in sorted(folder.glob("*.npz")):
+            with np.load(part) as arrays:
                 for name in arrays.files:
                     key, index = name.split("/")
                     current = state[key]
@@ -483,11 +523,16 @@ class Trainer:
                 variable.assign(value)
 
 
+def _checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """A run directory's complete checkpoints, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    return sorted(path for path in folder.glob("epoch-*") if not path.name.endswith(".part")
+                  and (path / "state.json").is_file()) if folder.is_dir() else []
+
+
 def last_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The newest complete checkpoint of a run directory."""
-    folder = Path(run_dir) / "checkpoints"
-    done = sorted(path for path in folder.glob("epoch-*") if not path.name.endswith(".part")
-                  and (path / "state.json").is_file()) if folder.is_dir() else []
+    done = _checkpoints(run_dir)
     return done[-1] if done else None
 
 
