@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 import calozoo
+from calozoo import registry
 from calozoo.metrics import compare
 from calozoo.sim import simulate
 from calozoo.train import Trainer, training_data
@@ -100,10 +101,11 @@ def main() -> None:
         parser.error("--steps must be a multiple of --eval-every")
     name = args.model
     info = calozoo.model_info(name)
+    conditioning = registry.entry(name).conditioning
     work = Path(tempfile.mkdtemp(prefix="calozoo-finetune-bench-"))
     rng = np.random.default_rng(REFERENCE_SEED)
-    energies = rng.uniform(*info.energy_range, args.reference)
-    angles = (rng.uniform(*info.angle_range, args.reference)
+    energies = rng.uniform(*conditioning.energy_range, args.reference)
+    angles = (rng.uniform(*conditioning.angle_range, args.reference)
               if "angle" in info.conditions else None)
     geometry = "x".join(map(str, info.shape))
     reference = simulate(energies, angles, geometry=geometry, detector=args.detector,

@@ -14,5 +14,5 @@ bench() {  # timeout models precision batch batches scale out
       --batches "$5" --scale "$6" --out "$OUT/$7" 2>&1 | grep -E '^\| [a-z0-9]|Error' | tee -a "$OUT/log.txt"
 }
 bench 60 "g1-3branch" bfloat16 1024 60 0.05 gen-g1.md
-bench 50 "3dgan-angle" bfloat16 512 20 0.02 gen-angle.md
+bench 90 "3dgan-angle" bfloat16 512 20 0.02 gen-angle.md
 bench 50 "g2-25branch" bfloat16 1024 30 0.02 gen-g2.md

@@ -140,11 +140,15 @@ class CompiledDecoder:
     """Network + inverse preprocessing, compiled for the backend (XLA on TF, jit on JAX).
 
     Calling it with a (batch, input) float32 array returns the showers in GeV as a backend
-    array on the device: (batch, X, Y, Z), cells below the threshold set to 0.
+    array on the device: (batch, X, Y, Z), cells below the threshold set to 0. With
+    ``pinned_output`` (JAX) the result is written to page-locked host memory instead, so the
+    copy off the device is a DMA inside the compiled program rather than a later copy through
+    pageable memory.
     """
 
     def __init__(self, model: keras.Model, conditioning: Conditioning, precision: str,
-                 output_dtype: str, sparse_capacity: int | None = None):
+                 output_dtype: str, sparse_capacity: int | None = None,
+                 pinned_output: bool = False):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if output_dtype not in OUTPUT_DTYPES:
@@ -175,6 +179,9 @@ class CompiledDecoder:
                 return to_gev(raw)
 
             compiled = jax.jit(forward)
+            if pinned_output:
+                compiled = _with_fallback(
+                    jax.jit(forward, out_shardings=pinned_host_sharding()), compiled)
             state = ([v.value for v in network.trainable_variables],
                      [v.value for v in network.non_trainable_variables])
             # "float32" means float32: no TF32 convolutions on GPUs (batch-size invariance
@@ -207,14 +214,56 @@ _DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def decoder_for(model: keras.Model, conditioning: Conditioning, precision: str,
-                output_dtype: str, sparse_capacity: int | None = None) -> CompiledDecoder:
+                output_dtype: str, sparse_capacity: int | None = None,
+                pinned_output: bool = False) -> CompiledDecoder:
     """The model's compiled decoder for a precision and output form (built once)."""
     per_model = _DECODERS.setdefault(model, {})
-    key = (precision, output_dtype, sparse_capacity)
+    key = (precision, output_dtype, sparse_capacity, pinned_output)
     if key not in per_model:
         per_model[key] = CompiledDecoder(model, conditioning, precision, output_dtype,
-                                         sparse_capacity)
+                                         sparse_capacity, pinned_output)
     return per_model[key]
+
+
+def pinned_host_sharding():
+    """JAX: the default device's page-locked host memory as an output placement, or None."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+    from jax.sharding import SingleDeviceSharding
+
+    device = jax.devices()[0]
+    try:
+        kinds = {memory.kind for memory in device.addressable_memories()}
+    except Exception:  # a runtime without memory kinds
+        return None
+    return SingleDeviceSharding(device, memory_kind="pinned_host") \
+        if "pinned_host" in kinds else None
+
+
+def use_pinned_output() -> bool:
+    """Whether host-bound results go through pinned memory: JAX on an accelerator that has it."""
+    return on_accelerator() and pinned_host_sharding() is not None
+
+
+def _with_fallback(pinned, plain):
+    """Call ``pinned``; should this runtime fail to compile it, warn once and use ``plain``."""
+    chosen = []
+
+    def call(*args):
+        if not chosen:
+            try:
+                result = pinned(*args)
+                chosen.append(pinned)
+                return result
+            except Exception as error:  # noqa: BLE001 - any compile failure means: don't pin
+                warnings.warn(f"pinned host output unavailable ({type(error).__name__}: "
+                              f"{error}); copying results through pageable memory",
+                              RuntimeWarning, stacklevel=2)
+                chosen.append(plain)
+        return chosen[0](*args)
+
+    return call
 
 
 def to_host(array):

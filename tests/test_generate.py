@@ -198,3 +198,35 @@ def test_sparse_file_round_trip(tmp_path):
     loaded = data.load(path)
     np.testing.assert_allclose(loaded.images, dense, rtol=1e-3, atol=1e-6)   # float16 values
     np.testing.assert_allclose(loaded.energies, [20.0, 80.0, 300.0])
+
+
+def test_pinned_host_output_gives_the_same_showers(g1, monkeypatch):
+    import keras
+
+    from calozoo import generation
+    if keras.backend.backend() != "jax":
+        pytest.skip("pinned host output is a JAX placement")
+    assert generation.pinned_host_sharding() is not None   # the CPU runtime has the kind too
+    plain = g1.generate(ENERGIES[:5], seed=4, batch_size=4)
+    monkeypatch.setattr(generation, "use_pinned_output", lambda: True)
+    decoder = generation.decoder_for(g1, g1.conditioning, "float32", "float32",
+                                     pinned_output=True)
+    inputs = generation.network_input(g1.conditioning, np.ones((4, 200), np.float32),
+                                      ENERGIES[:4], None)
+    assert decoder(inputs).sharding.memory_kind == "pinned_host"
+    np.testing.assert_array_equal(g1.generate(ENERGIES[:5], seed=4, batch_size=4), plain)
+    sparse = g1.generate(ENERGIES[:5], seed=4, batch_size=4, output="sparse",
+                         sparse_capacity=15625)
+    np.testing.assert_array_equal(sparse.to_dense(), plain)
+
+
+def test_pinned_output_falls_back_when_it_cannot_compile():
+    from calozoo.generation import _with_fallback
+
+    def broken(*args):
+        raise RuntimeError("no pinned memory here")
+
+    call = _with_fallback(broken, lambda x: x + 1)
+    with pytest.warns(RuntimeWarning, match="pinned host output unavailable"):
+        assert call(1) == 2
+    assert call(2) == 3

@@ -73,6 +73,9 @@ def test_resume_is_bit_identical(tmp_path):
     with pytest.raises(ValueError, match="use --resume"):
         train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
               progress=False)
+    with pytest.raises(ValueError, match="started with seed 5; resume it with the same --seed"):
+        train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=6,
+              resume=True, progress=False)
     train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
           resume=True, progress=False)
     straight = _arrays(last_checkpoint(tmp_path / "straight"))

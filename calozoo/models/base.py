@@ -162,8 +162,9 @@ class ShowerGenerator(_ConfigurableModel):
 
         count = len(energies)
         batch_size = generation.default_batch_size(count) if batch_size is None else batch_size
-        decoder = generation.decoder_for(self, self.conditioning, precision, output_dtype,
-                                         sparse_capacity)
+        decoder = generation.decoder_for(
+            self, self.conditioning, precision, output_dtype, sparse_capacity,
+            pinned_output=not on_device and generation.use_pinned_output())
         batches = generation.decode_batches(decoder, self.conditioning, count, noise_rows,
                                             energies, angles, batch_size, on_device=on_device)
         if not progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,9 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
                          "--resume to continue it, or another --out")
     trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size,
                       keep_checkpoints=keep_checkpoints)
+    if checkpoint is not None:
+        _check_same_run(out_dir, seed=seed, precision=precision,
+                        batch_size=trainer.batch_size)
     source = training_data(name, data, simulate=simulate, detector=detector,
                            batch_size=trainer.batch_size, seed=seed, workers=workers)
     if checkpoint is not None:
@@ -67,6 +71,16 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     with source:
         trainer.train(source, epochs, progress=progress, max_minutes=max_minutes)
     return trainer
+
+
+def _check_same_run(out_dir, **settings) -> None:
+    """A resumed run keeps the seed, precision and batch size it was started with."""
+    run = json.loads((Path(out_dir) / "run.json").read_text())
+    for key, value in settings.items():
+        if key in run and run[key] != value:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"{out_dir} was started with {key} {run[key]!r}; resume it with "
+                             f"the same {flag} (got {value!r})")
 
 
 def _starting_point(name: str, weights):
