@@ -169,41 +169,44 @@ class CompiledDecoder:
             nonzero = ops.sum(ops.cast(flat > 0, "int32"), axis=1)
             return ops.cast(indices, index_dtype), ops.cast(values, output_dtype), nonzero
 
+        # The weights are read from ``model`` at every call (never captured at build time), so
+        # a decoder stays right after load_weights, set_weights or training; the bfloat16 copy
+        # of the network only lends its graph.
+        def weights():
+            return ([v.value for v in model.trainable_variables],
+                    [v.value for v in model.non_trainable_variables])
+
+        def forward(trainable, non_trainable, inputs):
+            raw, _ = network.stateless_call(trainable, non_trainable, inputs, training=False)
+            return to_gev(raw)
+
         backend = keras.backend.backend()
         if backend == "jax":
             import jax
 
-            def forward(trainable, non_trainable, inputs):
-                raw, _ = network.stateless_call(trainable, non_trainable, inputs,
-                                                training=False)
-                return to_gev(raw)
-
             compiled = jax.jit(forward)
-            if pinned_output:
-                compiled = _with_fallback(
-                    jax.jit(forward, out_shardings=pinned_host_sharding()), compiled)
-            state = ([v.value for v in network.trainable_variables],
-                     [v.value for v in network.non_trainable_variables])
+            sharding = pinned_host_sharding(model) if pinned_output else None
+            if sharding is not None:
+                compiled = _with_fallback(jax.jit(forward, out_shardings=sharding), compiled)
             # "float32" means float32: no TF32 convolutions on GPUs (batch-size invariance
             # and agreement with the CPU depend on it); bfloat16 is the fast path.
             matmul_precision = "highest" if precision == "float32" else "default"
 
             def call(inputs):
                 with jax.default_matmul_precision(matmul_precision):
-                    return compiled(*state, inputs)
+                    return compiled(*weights(), inputs)
 
             self._call = call
         elif backend == "tensorflow":
             import tensorflow as tf
 
-            compiled = tf.function(lambda inputs: to_gev(network(inputs, training=False)),
-                                   jit_compile=True, reduce_retracing=True)
-            self._call = compiled
+            compiled = tf.function(forward, jit_compile=True, reduce_retracing=True)
+            self._call = lambda inputs: compiled(*weights(), inputs)
         else:
             def eager(inputs):
                 import torch
                 with torch.no_grad():
-                    return to_gev(network(inputs, training=False))
+                    return forward(*weights(), inputs)
             self._call = eager
 
     def __call__(self, inputs: np.ndarray):
@@ -225,14 +228,21 @@ def decoder_for(model: keras.Model, conditioning: Conditioning, precision: str,
     return per_model[key]
 
 
-def pinned_host_sharding():
-    """JAX: the default device's page-locked host memory as an output placement, or None."""
+def pinned_host_sharding(model: keras.Model | None = None):
+    """JAX: page-locked host memory of the device that holds ``model``'s weights (default:
+    the default device) as an output placement; None where there is no such memory or the
+    weights are spread over several devices."""
     if keras.backend.backend() != "jax":
         return None
     import jax
     from jax.sharding import SingleDeviceSharding
 
     device = jax.devices()[0]
+    if model is not None and model.weights:
+        devices = model.weights[0].value.devices()
+        if len(devices) != 1:
+            return None
+        device = next(iter(devices))
     try:
         kinds = {memory.kind for memory in device.addressable_memories()}
     except Exception:  # a runtime without memory kinds
@@ -247,21 +257,25 @@ def use_pinned_output() -> bool:
 
 
 def _with_fallback(pinned, plain):
-    """Call ``pinned``; should this runtime fail to compile it, warn once and use ``plain``."""
-    chosen = []
+    """``pinned`` (a jitted function), compiled ahead of time per argument signature; for a
+    signature this runtime cannot compile it for, warn and use ``plain``. Errors while running
+    are not caught."""
+    import jax
+
+    compiled: dict = {}
 
     def call(*args):
-        if not chosen:
+        signature = jax.tree_util.tree_structure(args), tuple(
+            (leaf.shape, str(leaf.dtype)) for leaf in jax.tree_util.tree_leaves(args))
+        if signature not in compiled:
             try:
-                result = pinned(*args)
-                chosen.append(pinned)
-                return result
-            except Exception as error:  # noqa: BLE001 - any compile failure means: don't pin
+                compiled[signature] = pinned.lower(*args).compile()
+            except Exception as error:  # noqa: BLE001 - a compile failure means: don't pin
                 warnings.warn(f"pinned host output unavailable ({type(error).__name__}: "
                               f"{error}); copying results through pageable memory",
-                              RuntimeWarning, stacklevel=2)
-                chosen.append(plain)
-        return chosen[0](*args)
+                              RuntimeWarning, stacklevel=4)
+                compiled[signature] = plain
+        return compiled[signature](*args)
 
     return call
 
