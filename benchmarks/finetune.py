@@ -5,7 +5,8 @@ Both runs train the same model with its recipe on showers of the target detector
 reference showers of that detector simulated with a seed used by neither run. The score is the
 mean separation power of the shower observables (total energy, hits, shower depth, widths,
 cell spectrum: 0 = identical distributions, 1 = disjoint; lower is better). The result is the
-number of steps fine-tuning needs to reach the score that training from scratch ends with.
+number of steps fine-tuning needs to reach the best score that training from scratch reaches
+within the budget.
 
 Fine-tuning starts from the model's default weights (trained on ``clic-wsi``). Without shipped
 weights the script first trains that starting point itself, ``--pretrain-steps`` batches on
@@ -52,6 +53,7 @@ def score(generator, reference) -> float:
 def curve(trainer: Trainer, data, steps: int, eval_every: int, reference) -> list[tuple]:
     """(steps, score, seconds) before training and after every ``eval_every`` steps."""
     points = [(0, score(trainer.generator, reference), 0.0)]
+    print(f"  {trainer.name}     0 steps: score {points[0][1]:.3f}", flush=True)
     seconds = 0.0
     for epoch in range(1, steps // eval_every + 1):
         start = time.perf_counter()
@@ -125,14 +127,14 @@ def main() -> None:
                               discriminator=discriminator, batch_size=args.batch,
                               seed=args.seed, keep_checkpoints=1),
                       target, args.steps, args.eval_every, reference)
-    goal = scratch[-1][1]
+    goal = min(value for _, value, _ in scratch)      # the best score scratch reached
     reached = next((steps for steps, value, _ in tuned if value <= goal), None)
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                f"{keras.backend.backend()}")
     reached_text = (f"{reached}" if reached is not None
                     else f"not within {args.steps}")
-    print("\n| model | target | start | batch | budget [steps] | scratch score at budget | "
-          "fine-tune score at 0 / budget | fine-tune steps to scratch's score | machine | "
+    print("\n| model | target | start | batch | budget [steps] | scratch's best score | "
+          "fine-tune score at 0 / budget | fine-tune steps to scratch's best | machine | "
           "date |\n|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {name} | {args.detector} | {origin} | {args.batch} | {args.steps} | "
           f"{goal:.3f} | {tuned[0][1]:.3f} / {tuned[-1][1]:.3f} | {reached_text} | {machine} | "

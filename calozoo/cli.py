@@ -276,7 +276,8 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
                              "cores but one, up to 16)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="stop at the last epoch end within this wall-clock budget "
-                             "(minutes; at least one epoch runs); continue with --resume")
+                             "(minutes; at least one epoch runs); a train run continues with "
+                             "--resume")
     parser.add_argument("--keep-checkpoints", type=int, default=None, metavar="K",
                         help="keep only the K newest checkpoints (default: all)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -76,41 +76,45 @@ def test_resume_is_bit_identical(tmp_path):
     with pytest.raises(ValueError, match="started with seed 5; resume it with the same --seed"):
         train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=6,
               resume=True, progress=False)
+    with open(tmp_path / "resumed" / "history.csv", "a") as history:   # killed after its
+        history.write("2,1,1,1,1,1\n")                                  # row, before saving
     train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=2, seed=5,
           resume=True, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "resumed" / "history.csv")))
+    assert [row["epoch"] for row in rows] == ["1", "2"] and rows[1]["loss_d_real"] != "1"
     straight = _arrays(last_checkpoint(tmp_path / "straight"))
     resumed = _arrays(last_checkpoint(tmp_path / "resumed"))
     assert last_checkpoint(tmp_path / "resumed").name == "epoch-0002"
     assert straight.keys() == resumed.keys()
     for key in straight:
         np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
+    (last_checkpoint(tmp_path / "resumed") / "d_optimizer.npz").unlink()
+    with pytest.raises(ValueError, match="incomplete checkpoint, d_optimizer.npz missing"):
+        train(NAME, tmp_path / "resumed", simulate=32, batch_size=16, epochs=3, seed=5,
+              resume=True, progress=False)
 
 
-def test_bfloat16_training_keeps_float32_weights_and_follows_float32(tmp_path):
+def test_bfloat16_training_keeps_float32_weights_and_tracks_float32_losses(tmp_path):
     runs = {precision: train(NAME, tmp_path / precision, simulate=32, batch_size=16, epochs=1,
                              seed=2, precision=precision, progress=False)
             for precision in ("float32", "bfloat16")}
     mixed = runs["bfloat16"]
     assert mixed.generator.dtype_policy.name == "mixed_bfloat16"
     assert mixed.generator.get_layer("project").compute_dtype == "bfloat16"
-    rows = list(csv.DictReader(open(tmp_path / "bfloat16" / "history.csv")))
-    assert all(np.isfinite(float(rows[0][key]))
-               for key in ("loss_d_real", "loss_d_fake", "loss_generator"))
+    rows = {precision: list(csv.DictReader(open(tmp_path / precision / "history.csv")))[0]
+            for precision in runs}
+    for key in ("loss_d_real", "loss_d_fake", "loss_generator"):
+        # same seed, same start, same batches: the bfloat16 losses are near the float32 ones
+        mixed_loss, exact_loss = float(rows["bfloat16"][key]), float(rows["float32"][key])
+        assert np.isfinite(mixed_loss) and abs(mixed_loss / exact_loss - 1) < 0.3, key
     checkpoint = _arrays(last_checkpoint(tmp_path / "bfloat16"))
     assert {value.dtype for key, value in checkpoint.items() if "trainable" in key} == \
         {np.dtype("float32")}
-    # same seed, same start: bfloat16 steps move the weights nearly as float32 steps do
     keras.utils.set_random_seed(2)
     start = calozoo.load(NAME, weights=None)          # the runs' starting point
-    for key in ("generator", "discriminator"):
-        exact = getattr(runs["float32"], key).trainable_weights
-        approx = getattr(mixed, key).trainable_weights
-        gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                  for a, b in zip(exact, approx))
-        assert 0 < gap < 1e-2, (key, gap)
     moved = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
                 for a, b in zip(start.trainable_weights, mixed.generator.trainable_weights))
-    assert gap < moved < 0.01, moved
+    assert 0 < moved < 0.01, moved                     # two Adam steps of 5e-4
     record = json.loads((tmp_path / "bfloat16" / "weights" / NAME / "default.json").read_text())
     assert record["recipe"]["precision"] == "bfloat16"
     generator = calozoo.load(NAME, weights=tmp_path / "bfloat16" / "weights")
@@ -129,6 +133,9 @@ def test_finetune_starts_from_the_given_weights(tmp_path):
         np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
     tuned = finetune("conv3d", reference, epochs=1, weights=path, batch_size=16,
                      out_dir=tmp_path / "tuned", freeze=("project",), progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        finetune("conv3d", reference, epochs=1, weights=path, out_dir=tmp_path / "tuned",
+                 progress=False)
     changed = [not np.array_equal(np.asarray(a), np.asarray(b))
                for a, b in zip(start.trainable_weights, tuned.trainable_weights)]
     assert any(changed)

@@ -109,17 +109,27 @@ class TrainingData:
             return
         in_flight: collections.deque = collections.deque()
         read_ahead = 2 * self.simulation_workers()
-        for seed in seeds:
-            args, kwargs = task(seed)
-            in_flight.append(pool.submit(simulate, *args, **kwargs))
-            if len(in_flight) >= read_ahead:
+        try:
+            for seed in seeds:
+                args, kwargs = task(seed)
+                in_flight.append(pool.submit(simulate, *args, **kwargs))
+                if len(in_flight) >= read_ahead:
+                    yield _result(in_flight.popleft())
+            while in_flight:
                 yield _result(in_flight.popleft())
-        while in_flight:
-            yield _result(in_flight.popleft())
+        finally:                       # a consumer that stops early leaves no work queued
+            for future in in_flight:
+                future.cancel()
 
     def simulation_workers(self) -> int:
         """Processes that simulate batches (1: the calling process does)."""
-        return self.workers or min(16, max(1, (os.cpu_count() or 1) - 1))
+        if self.workers:
+            return self.workers
+        try:
+            cores = len(os.sched_getaffinity(0))       # what a batch system allots
+        except AttributeError:
+            cores = os.cpu_count() or 1
+        return min(16, max(1, cores - 1))
 
     def _simulation_pool(self) -> concurrent.futures.Executor | None:
         if self.simulation_workers() <= 1:
@@ -148,9 +158,9 @@ def _result(future: concurrent.futures.Future) -> Showers:
         return future.result()
     except concurrent.futures.process.BrokenProcessPool:
         raise RuntimeError(
-            "the shower-simulation worker processes died; a script that trains with "
-            "workers > 1 must start from an `if __name__ == \"__main__\":` block (Python's "
-            "rule for process pools), or use workers=1") from None
+            "a shower-simulation worker process died: out of memory, or a script that trains "
+            "with workers > 1 without an `if __name__ == \"__main__\":` block (Python's rule "
+            "for process pools); fewer workers, or workers=1, avoid both") from None
 
 
 def preprocess(showers: Showers, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:

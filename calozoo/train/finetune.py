@@ -47,7 +47,7 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     """Train ``name`` from scratch with its recipe (or resume ``out_dir``).
 
     ``max_minutes`` ends the run at the last epoch end within that wall-clock budget (at least
-    one epoch runs; resume it later). ``workers`` processes simulate the showers of
+    one epoch runs; continue it with ``resume=True``). ``workers`` processes simulate the showers of
     ``simulate`` (None: all cores but one, up to 16; more than one needs the
     ``if __name__ == "__main__":`` guard in scripts). ``keep_checkpoints`` keeps only that
     many of the newest checkpoints (None: all).
@@ -63,7 +63,8 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
                       keep_checkpoints=keep_checkpoints)
     if checkpoint is not None:
         _check_same_run(out_dir, seed=seed, precision=precision,
-                        batch_size=trainer.batch_size)
+                        batch_size=trainer.batch_size, simulate=simulate,
+                        detector=detector if simulate else None)
     source = training_data(name, data, simulate=simulate, detector=detector,
                            batch_size=trainer.batch_size, seed=seed, workers=workers)
     if checkpoint is not None:
@@ -74,8 +75,10 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
 
 
 def _check_same_run(out_dir, **settings) -> None:
-    """A resumed run keeps the seed, precision and batch size it was started with."""
+    """A resumed run keeps the seed, precision, batch size and simulated data it was started
+    with (each changes the batches, and with them the schedule)."""
     run = json.loads((Path(out_dir) / "run.json").read_text())
+    run.update({key: run.get("data", {}).get(key) for key in ("simulate", "detector")})
     for key, value in settings.items():
         if key in run and run[key] != value:
             flag = "--" + key.replace("_", "-")
@@ -124,7 +127,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     freeze
         fnmatch patterns of layer names to keep fixed, e.g. ``("project", "conv3d*")``.
     max_minutes, workers, keep_checkpoints
-        Wall-clock budget, simulation processes and checkpoints kept, as for ``train``.
+        Wall-clock budget, simulation processes and checkpoints kept, as for ``train``; a
+        fine-tuning run that the budget stops continues as a new one with
+        ``weights=<its out_dir>``.
 
     Returns
     -------
@@ -135,6 +140,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
         raise ValueError(f"epochs must be positive, got {epochs}")
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix=f"calozoo-finetune-{name}-"))
     check_run_dir(out_dir, name)
+    if last_checkpoint(out_dir) is not None:
+        raise ValueError(f"{out_dir} already holds a run; fine-tune into another directory (or "
+                         "start from it with weights=that directory)")
     generator, discriminator = _starting_point(name, weights)
     trainer = Trainer(name, out_dir, generator=generator, discriminator=discriminator,
                       precision=precision, seed=seed, batch_size=batch_size,

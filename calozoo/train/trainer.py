@@ -29,6 +29,8 @@ from calozoo.train.data import TrainingData, preprocess
 from calozoo.train.recipes import Recipe, recipe as recipe_of
 
 
+CHECKPOINT_PARTS = ("generator", "discriminator", "g_optimizer", "d_optimizer")
+"""The ``.npz`` files of a checkpoint folder, beside its ``state.json``."""
 LOSS_READ_LAG = 4
 """Steps the host runs ahead of the losses it reads back (keeps the device queue full)."""
 
@@ -329,10 +331,12 @@ class Trainer:
               max_minutes: float | None = None) -> Path:
         """Train until ``epochs`` epochs are complete (continuing from ``self.epoch``).
 
-        ``max_minutes`` stops earlier, at the last epoch end that the wall-clock budget allows
-        (the next epoch is assumed to take as long as the last one; at least one epoch runs);
-        the run can be resumed.
+        ``max_minutes`` stops earlier, at the last epoch end that the wall-clock budget (counted
+        from this call) allows: the next epoch and its checkpoint are assumed to take as long as
+        the fastest so far (at least one epoch runs; the weights written at the end come on
+        top). The run can be resumed.
         """
+        started = time.monotonic()
         if data.shape != self.entry.shape:
             raise ValueError(f"data of shape {data.shape} for {self.name} "
                              f"({self.entry.shape})")
@@ -342,11 +346,15 @@ class Trainer:
         if self.energy_fit is None:
             self.energy_fit = self._fit_energy(data)
         self._write_run_json(data)
-        deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
+        deadline = None if max_minutes is None else started + 60.0 * max_minutes
+        fastest = float("inf")
         while self.epoch < epochs:
-            seconds = self._train_epoch(data, progress)
+            epoch_start = time.monotonic()
+            self._train_epoch(data, progress)
             self.save_checkpoint()
-            if deadline is not None and time.monotonic() + seconds > deadline:
+            # the first epoch of a process also compiles, so later ones are the better guide
+            fastest = min(fastest, time.monotonic() - epoch_start)
+            if deadline is not None and time.monotonic() + fastest > deadline:
                 break
         self._sync_models()
         self.write_weights(data)
@@ -408,7 +416,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.epoch = epoch + 1
         self._append_history({"epoch": self.epoch,
-                              **{f"loss_{key}": value / max(count, 1)
+                              **{f"loss_{key}": value / count if count else float("nan")
                                  for key, value in sums.items()},
                               "seconds": round(seconds, 3),
                               "showers_per_s": round(count * self.batch_size / seconds, 1)})
@@ -459,7 +467,9 @@ class Trainer:
         its own ``.npz`` (so no file is much larger than its network), and ``state.json``."""
         folder = self.out_dir / "checkpoints" / f"epoch-{self.epoch:04d}"
         staging = folder.with_name(folder.name + ".part")
-        staging.mkdir(parents=True, exist_ok=True)
+        if staging.exists():                   # left by a run killed while saving
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
         groups = {"generator": ("g_trainable", "g_other"),
                   "discriminator": ("d_trainable", "d_other"),
                   "g_optimizer": ("g_optimizer",), "d_optimizer": ("d_optimizer",)}
@@ -476,7 +486,9 @@ class Trainer:
             shutil.rmtree(folder)
         os.replace(staging, folder)
         if self.keep_checkpoints is not None:
-            for old in _checkpoints(self.out_dir)[:-self.keep_checkpoints]:
+            older = [path for path in _checkpoints(self.out_dir)
+                     if _epoch_of(path) < self.epoch]
+            for old in older[:max(0, len(older) - (self.keep_checkpoints - 1))]:
                 shutil.rmtree(old)
         return folder
 
@@ -493,13 +505,25 @@ class Trainer:
         if meta["model"] != self.name:
             raise ValueError(f"{folder}: a checkpoint of {meta['model']}, not of {self.name}")
         state = self._collect_state()
-        for part in sorted(folder.glob("*.npz")):
-            with np.load(part) as arrays:
+        parts = [folder / f"{part}.npz" for part in CHECKPOINT_PARTS]
+        missing = [path.name for path in parts if not path.is_file()]
+        if missing:
+            raise ValueError(f"{folder}: incomplete checkpoint, {', '.join(missing)} missing")
+        loaded = set()
+        for path in parts:
+            with np.load(path) as arrays:
                 for name in arrays.files:
                     key, index = name.split("/")
                     current = state[key]
                     current[int(index)] = keras.ops.convert_to_tensor(arrays[name],
                                                                       current[int(index)].dtype)
+                    loaded.add((key, int(index)))
+        expected = {(key, index) for key, values in state.items()
+                    for index in range(len(values))}
+        if loaded != expected:
+            raise ValueError(f"{folder}: the checkpoint does not match this {self.name} trainer "
+                             f"({len(expected - loaded)} state arrays missing, "
+                             f"{len(loaded - expected)} unknown)")
         self.state = state
         self.epoch = int(meta["epoch"])
         self.energy_fit = losses.EnergyFit(tuple(meta["energy_fit"]))
@@ -507,6 +531,23 @@ class Trainer:
             self.generator.get_layer("final_relu").enabled = meta["final_relu"]
         self._steps = None
         self._sync_models()
+        self._trim_history()
+
+    def _trim_history(self) -> None:
+        """Drop history rows of epochs after the restored one (a run killed between writing
+        its history row and its checkpoint)."""
+        path = self.out_dir / "history.csv"
+        if not path.is_file():
+            return
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        kept = [row for row in rows if int(row["epoch"]) <= self.epoch]
+        if len(kept) == len(rows):
+            return
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
 
     def _sync_models(self) -> None:
         """Copy the explicit state back into the Keras models (and their optimisers)."""
@@ -523,11 +564,17 @@ class Trainer:
                 variable.assign(value)
 
 
+def _epoch_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.removeprefix("epoch-"))
+
+
 def _checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """A run directory's complete checkpoints, oldest first."""
     folder = Path(run_dir) / "checkpoints"
-    return sorted(path for path in folder.glob("epoch-*") if not path.name.endswith(".part")
-                  and (path / "state.json").is_file()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted((path for path in folder.glob("epoch-*") if path.name[6:].isdigit()
+                   and (path / "state.json").is_file()), key=_epoch_of)
 
 
 def last_checkpoint(run_dir: str | os.PathLike) -> Path | None:
