@@ -47,8 +47,8 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     """Train ``name`` from scratch with its recipe (or resume ``out_dir``).
 
     ``max_minutes`` ends the run at the last epoch end within that wall-clock budget (at least
-    one epoch runs; continue it with ``resume=True``). ``workers`` processes simulate the showers of
-    ``simulate`` (None: all cores but one, up to 16; more than one needs the
+    one epoch runs; continue it with ``resume=True``). ``workers`` processes simulate the
+    showers of ``simulate`` (None: all cores but one, up to 16; more than one needs the
     ``if __name__ == "__main__":`` guard in scripts). ``keep_checkpoints`` keeps only that
     many of the newest checkpoints (None: all).
     """
@@ -65,10 +65,9 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
         _check_same_run(out_dir, seed=seed, precision=precision,
                         batch_size=trainer.batch_size, simulate=simulate,
                         detector=detector if simulate else None)
+        trainer.restore(checkpoint)
     source = training_data(name, data, simulate=simulate, detector=detector,
                            batch_size=trainer.batch_size, seed=seed, workers=workers)
-    if checkpoint is not None:
-        trainer.restore(checkpoint)
     with source:
         trainer.train(source, epochs, progress=progress, max_minutes=max_minutes)
     return trainer

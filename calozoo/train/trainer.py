@@ -29,8 +29,11 @@ from calozoo.train.data import TrainingData, preprocess
 from calozoo.train.recipes import Recipe, recipe as recipe_of
 
 
-CHECKPOINT_PARTS = ("generator", "discriminator", "g_optimizer", "d_optimizer")
-"""The ``.npz`` files of a checkpoint folder, beside its ``state.json``."""
+CHECKPOINT_PARTS = {"generator": ("g_trainable", "g_other"),
+                    "discriminator": ("d_trainable", "d_other"),
+                    "g_optimizer": ("g_optimizer",), "d_optimizer": ("d_optimizer",)}
+"""The ``.npz`` files of a checkpoint folder (beside its ``state.json``) and the state each
+holds."""
 LOSS_READ_LAG = 4
 """Steps the host runs ahead of the losses it reads back (keeps the device queue full)."""
 
@@ -360,7 +363,7 @@ class Trainer:
         self.write_weights(data)
         return self.out_dir
 
-    def _train_epoch(self, data: TrainingData, progress: bool) -> float:
+    def _train_epoch(self, data: TrainingData, progress: bool) -> None:
         """One epoch of the recipe's per-batch order; appends its history row."""
         epoch = self.epoch
         self._set_relu(epoch)
@@ -420,7 +423,6 @@ class Trainer:
                                  for key, value in sums.items()},
                               "seconds": round(seconds, 3),
                               "showers_per_s": round(count * self.batch_size / seconds, 1)})
-        return seconds
 
     def write_weights(self, data: TrainingData):
         """The run's generator and discriminator as weights + record in ``out_dir/weights``."""
@@ -470,11 +472,8 @@ class Trainer:
         if staging.exists():                   # left by a run killed while saving
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        groups = {"generator": ("g_trainable", "g_other"),
-                  "discriminator": ("d_trainable", "d_other"),
-                  "g_optimizer": ("g_optimizer",), "d_optimizer": ("d_optimizer",)}
         state = self._current_state()
-        for part, keys in groups.items():
+        for part, keys in CHECKPOINT_PARTS.items():
             arrays = {f"{key}/{index}": keras.ops.convert_to_numpy(value)
                       for key in keys for index, value in enumerate(state[key])}
             np.savez(staging / f"{part}.npz", **arrays)
