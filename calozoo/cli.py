@@ -47,17 +47,24 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     info = calozoo.model_info(args.name)
+    from calozoo import weights as weights_lib
+
     conditioning = registry.entry(args.name).conditioning
+    ranges = {"energy_range": conditioning.energy_range, "angle_range": conditioning.angle_range}
+    if info.weights:
+        ranges.update(weights_lib.record(args.name).trained_ranges)
+    low, high = ranges["energy_range"]
     lines = [
         f"name:                 {info.name}",
         f"description:          {info.description}",
         f"output grid (X,Y,Z):  {' × '.join(map(str, info.shape))} cells",
         f"conditions:           {_format_conditions(info.conditions)}",
         f"latent size:          {info.latent_size} N(0,1) values per shower",
-        f"trained energies:     {conditioning.energy_range[0]:g}–{conditioning.energy_range[1]:g} GeV",
+        f"trained energies:     {low:g}–{high:g} GeV"
+        + (" (default weights)" if info.weights else ""),
     ]
-    if conditioning.angle_range:
-        low, high = conditioning.angle_range
+    if ranges.get("angle_range"):
+        low, high = ranges["angle_range"]
         lines.append(f"trained angles:       {low:g}–{high:g} degrees (90 = perpendicular)")
     lines += [
         f"generator params:     {info.generator_params:,}",
@@ -65,7 +72,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"weights:              {', '.join(info.weights) or 'none yet (use weights=None)'}",
         f"reference:            {info.reference}",
     ]
-    from calozoo import weights as weights_lib
 
     for tag, found in weights_lib.records(args.name).items():
         hub = found.hub.get("repo_id") or "not on the hub yet"
@@ -78,11 +84,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             lines.append(f"  {part + ':':15s} {entry['name']} ({entry['size']:,} bytes, "
                          f"sha256 {entry['sha256'][:16]}…)")
         for heading, values in (("trained ranges", found.trained_ranges),
+                                ("source", found.source),
                                 ("training data", found.training_data),
                                 ("recipe", found.recipe), ("metrics", found.metrics)):
             if values:
                 lines.append(f"  {heading + ':':15s} " + ", ".join(
                     f"{key}={value}" for key, value in values.items()))
+        lines += [f"  {'note:':15s} {note}" for note in found.notes]
+        lines += [f"  {'cite:':15s} {citation}" for citation in found.citation]
     print("\n".join(lines))
     return 0
 
@@ -115,6 +124,20 @@ def cmd_push(args: argparse.Namespace) -> int:
     print(f"pushed {args.name} weights {args.tag!r} to {args.repo} at revision {revision}")
     print(f"record it: \"hub\": {{\"repo_id\": \"{args.repo}\", \"revision\": "
           f"\"{revision}\"}} in weights/{args.name}/{args.tag}.json")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from calozoo import weights as weights_lib
+
+    found = weights_lib.import_legacy(args.name, generator=args.generator,
+                                      discriminator=args.discriminator, tag=args.tag,
+                                      out=args.out, overwrite=args.overwrite)
+    record_path = found.folder / f"{found.tag}.json"
+    for part, entry in found.files.items():
+        print(f"{part}: {found.folder / entry['name']}", file=sys.stderr)
+    print(f"wrote {record_path}; load it with calozoo.load({args.name!r}, "
+          f"weights={str(record_path)!r})", file=sys.stderr)
     return 0
 
 
@@ -326,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--repo", required=True, help="hub repository, ORG/NAME")
     push.add_argument("--tag", default="default", help="weights tag")
     push.set_defaults(handler=cmd_push)
+
+    importer = commands.add_parser(
+        "import", help="import Keras 2 / tf.keras checkpoints of the original papers' code")
+    importer.add_argument("name", help="zoo name whose architecture the files hold")
+    importer.add_argument("--generator", required=True, help="legacy generator .hdf5 file")
+    importer.add_argument("--discriminator", help="legacy discriminator .hdf5 file (optional)")
+    importer.add_argument("--tag", required=True, help="weights tag of the new record")
+    importer.add_argument("--out", help="folder for <name>/<tag>.json and the weights "
+                                        "(default: $CALOZOO_WEIGHTS, else ./calozoo-weights)")
+    importer.add_argument("--overwrite", action="store_true",
+                          help="replace an existing record of the same tag")
+    importer.set_defaults(handler=cmd_import)
 
     sim = commands.add_parser(
         "simulate", help="simulate reference showers (GFlash-parametrised calorimeter)")

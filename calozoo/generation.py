@@ -119,6 +119,11 @@ def on_accelerator() -> bool:
     return False
 
 
+def tf_uses_xla() -> bool:
+    """Whether TensorFlow compiles generation with XLA: on GPUs yes, on CPUs no (measured)."""
+    return on_accelerator()
+
+
 def default_batch_size(count: int) -> int:
     limit = GPU_BATCH if on_accelerator() else CPU_BATCH
     return max(1, min(limit, -(-count // 8) * 8))
@@ -200,7 +205,10 @@ class CompiledDecoder:
         elif backend == "tensorflow":
             import tensorflow as tf
 
-            compiled = tf.function(forward, jit_compile=True, reduce_retracing=True)
+            # Measured (benchmarks/RESULTS.md): on CPUs XLA's convolutions are far slower than
+            # TensorFlow's oneDNN graph kernels (conv3d 13×, g1-3branch 1.3×); on GPUs XLA is
+            # the fast path.
+            compiled = tf.function(forward, jit_compile=tf_uses_xla(), reduce_retracing=True)
             self._call = lambda inputs: compiled(*weights(), inputs)
         else:
             def eager(inputs):

@@ -73,6 +73,10 @@ class WeightsRecord:
     citation: list[str]
     date: str
     calozoo_version: str
+    source: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Where imported weights come from (repository, commit, path, sha256 of the originals)."""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """What the weights do well and badly, in plain words."""
     folder: Path | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
@@ -85,10 +89,11 @@ class WeightsRecord:
             raise ValueError(f"{path}: weights record schema {values.get('schema')!r}, "
                              f"this calozoo reads {SCHEMA}")
         fields = {field.name for field in dataclasses.fields(cls)} - {"folder"}
-        missing = fields - set(values)
+        optional = {"source", "notes"}
+        missing = fields - optional - set(values)
         if missing:
             raise ValueError(f"{path}: weights record lacks {sorted(missing)}")
-        return cls(**{key: values[key] for key in fields}, folder=path.parent)
+        return cls(**{key: values[key] for key in fields if key in values}, folder=path.parent)
 
     def to_json(self) -> str:
         values = {"schema": SCHEMA, **dataclasses.asdict(self)}
@@ -160,6 +165,10 @@ def resolve_file(record: WeightsRecord, part: str, *, allow_download: bool = Tru
                                 f"(parts: {', '.join(record.files)})")
     entry = record.files[part]
     filename = entry["name"]
+    if not isinstance(filename, str) or Path(filename).name != filename or \
+            filename in ("", ".", ".."):
+        raise ValueError(f"weights record {record.model}/{record.tag}: file name {filename!r} "
+                         "must be a plain name inside the record's folder")
     searched = []
     candidates = [folder / record.model / filename for folder in _search_dirs()]
     if record.folder is not None:
@@ -229,6 +238,12 @@ def resolve(name: str, weights: str | os.PathLike, part: str = "generator"
             ) -> tuple[Path, WeightsRecord | None]:
     """The verified file that ``weights`` (a tag, "default" or a path) names, and its record."""
     candidate = Path(weights)
+    if candidate.is_file() and candidate.suffix == ".json":
+        found_record = WeightsRecord.read(candidate)
+        if found_record.model != name:
+            raise ValueError(f"{candidate}: a weights record of {found_record.model!r}, not of "
+                             f"{name!r}")
+        return resolve_file(found_record, part, allow_download=False), found_record
     if candidate.is_file():
         return candidate, None
     if candidate.is_dir():
@@ -269,45 +284,73 @@ def write_weights(out_dir: str | os.PathLike, name: str, *, generator, discrimin
                   tag: str = DEFAULT_TAG, training_data: Mapping[str, Any],
                   recipe: Mapping[str, Any], metrics: Mapping[str, Any] | None = None,
                   trained_ranges: Mapping[str, Any] | None = None,
-                  hub: Mapping[str, str | None] | None = None) -> WeightsRecord:
-    """Write a finished run's weights and their record into ``out_dir/<name>/``.
+                  hub: Mapping[str, str | None] | None = None,
+                  source: Mapping[str, Any] | None = None, notes: list[str] | None = None,
+                  license: str = LICENSE, citation: list[str] | None = None,
+                  overwrite: bool = True) -> WeightsRecord:
+    """Write weights and their record into ``out_dir/<name>/``.
 
-    Returns the record (also written as ``out_dir/<name>/<tag>.json``).
+    Every file is written under a temporary name first; the files and then the record
+    (``out_dir/<name>/<tag>.json``) take their names only when all of them are complete, so a
+    failure leaves nothing behind. With ``overwrite=False`` an existing record or file of the
+    same tag is refused. Returns the record.
     """
     from calozoo import registry
 
+    if not tag or not all(char.isalnum() or char in "-_." for char in tag) or \
+            tag.startswith("."):
+        raise ValueError(f"weights tag must be letters, digits, '-', '_' or '.', got {tag!r}")
     entry = registry.entry(name)
     folder = Path(out_dir) / name
+    parts = [(part, model) for part, model in (("generator", generator),
+                                               ("discriminator", discriminator))
+             if model is not None]
+    targets = [folder / f"{tag}.json"] + [folder / f"{name}-{tag}.{part}.weights.h5"
+                                          for part, _ in parts]
+    existing = [str(path) for path in targets if path.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]} exists; choose another tag or out folder, or "
+                              "pass overwrite=True (--overwrite)")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    for part, model in (("generator", generator), ("discriminator", discriminator)):
-        if model is None:
-            continue
-        filename = f"{name}-{tag}.{part}.weights.h5"
-        path = folder / filename
-        temporary = folder / f".{filename}.part.weights.h5"
-        model.save_weights(temporary)
-        with h5py.File(temporary, "a") as handle:
-            handle.attrs[ARCHITECTURE_ATTR] = name
-            handle.attrs[PART_ATTR] = part
+    written: list[tuple[Path, Path]] = []
+    try:
+        for part, model in parts:
+            filename = f"{name}-{tag}.{part}.weights.h5"
+            temporary = folder / f".{filename}.part.weights.h5"
+            written.append((temporary, folder / filename))
+            model.save_weights(temporary)
+            with h5py.File(temporary, "a") as handle:
+                handle.attrs[ARCHITECTURE_ATTR] = name
+                handle.attrs[PART_ATTR] = part
+            files[part] = {"name": filename, "sha256": sha256(temporary),
+                           "size": temporary.stat().st_size}
+        conditioning = dict(entry.conditioning.to_dict())
+        conditioning["units"] = {"energy": "GeV", "angle": "degrees (network input: radians)",
+                                 "cells": "GeV after the inverse transform"}
+        ranges = dict(trained_ranges or {"energy_range": list(entry.conditioning.energy_range),
+                                         "angle_range": entry.conditioning.angle_range})
+        found = WeightsRecord(
+            model=name, tag=tag, files=files,
+            hub=dict(hub or {"repo_id": None, "revision": None}),
+            conditioning=conditioning, trained_ranges=ranges,
+            training_data=dict(training_data), recipe=dict(recipe), metrics=dict(metrics or {}),
+            license=license,
+            citation=list(citation or [entry.reference, "calozoo (see CITATION.cff)"]),
+            date=datetime.date.today().isoformat(), calozoo_version=__version__,
+            source=dict(source or {}), notes=list(notes or []), folder=folder)
+        temporary = folder / f".{tag}.json.part"
+        written.append((temporary, folder / f"{tag}.json"))
+        temporary.write_text(found.to_json())
+    except BaseException:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    for temporary, path in written:
         os.replace(temporary, path)
-        files[part] = {"name": filename, "sha256": sha256(path), "size": path.stat().st_size}
-    conditioning = dict(entry.conditioning.to_dict())
-    conditioning["units"] = {"energy": "GeV", "angle": "degrees (network input: radians)",
-                             "cells": "GeV after the inverse transform"}
-    ranges = dict(trained_ranges or {"energy_range": list(entry.conditioning.energy_range),
-                                     "angle_range": entry.conditioning.angle_range})
-    found = WeightsRecord(
-        model=name, tag=tag, files=files,
-        hub=dict(hub or {"repo_id": None, "revision": None}),
-        conditioning=conditioning, trained_ranges=ranges,
-        training_data=dict(training_data), recipe=dict(recipe), metrics=dict(metrics or {}),
-        license=LICENSE, citation=[entry.reference, "calozoo (see CITATION.cff)"],
-        date=datetime.date.today().isoformat(), calozoo_version=__version__, folder=folder)
-    record_path = folder / f"{tag}.json"
-    temporary = folder / f".{tag}.json.part"
-    temporary.write_text(found.to_json())
-    os.replace(temporary, record_path)
     return found
 
 
@@ -330,3 +373,103 @@ def push(name: str, repo_id: str, tag: str = DEFAULT_TAG, *, api=None) -> str:
     commit = api.create_commit(repo_id, operations=operations,
                                commit_message=f"calozoo {__version__}: {name} weights {tag}")
     return commit.oid
+
+
+def _default_import_folder() -> Path:
+    return Path(os.environ.get("CALOZOO_WEIGHTS") or "calozoo-weights")
+
+
+def _fits_elsewhere(values: int, name: str, part: str) -> str:
+    """' (… the size of g1-3branch's generator)' when a legacy file matches another network."""
+    from calozoo import registry
+
+    matches = []
+    for other in registry.list_models():
+        other_entry = registry.entry(other)
+        for other_part, count in (("generator", other_entry.generator_params),
+                                  ("discriminator", other_entry.discriminator_params)):
+            if count == values and (other, other_part) != (name, part):
+                matches.append(f"{other}'s {other_part}")
+    if not matches:
+        return ""
+    return f" (its {values:,} values are the size of {' or '.join(matches)})"
+
+
+def import_legacy(name: str, *, generator: str | os.PathLike,
+                  discriminator: str | os.PathLike | None = None, tag: str = "imported",
+                  out: str | os.PathLike | None = None, source: Mapping[str, Any] | None = None,
+                  training_data: Mapping[str, Any] | None = None,
+                  recipe: Mapping[str, Any] | None = None,
+                  metrics: Mapping[str, Any] | None = None,
+                  trained_ranges: Mapping[str, Any] | None = None,
+                  notes: list[str] | None = None, license: str | None = None,
+                  citation: list[str] | None = None, overwrite: bool = False) -> WeightsRecord:
+    """Import checkpoints written by the original Keras 2 / tf.keras code into the zoo.
+
+    Reads HDF5 ``save_weights`` (or ``model.save``) files of the published 3DGAN and Conv2D
+    training scripts, maps their arrays onto the zoo network ``name`` by layer order and shape,
+    and writes zoo weights plus a record to ``out/<name>/`` (load them with
+    ``calozoo.load(name, weights="out/<name>/<tag>.json")``, or set ``CALOZOO_WEIGHTS=out``
+    and use the tag).
+
+    Parameters
+    ----------
+    name
+        Zoo name, e.g. ``"conv3d"``.
+    generator, discriminator
+        The legacy files; the discriminator is optional.
+    tag
+        Weights tag of the record (letters, digits, ``-``, ``_``, ``.``).
+    out
+        Folder that receives ``<name>/<tag>.json`` and the weights files (default:
+        ``$CALOZOO_WEIGHTS``, else ``./calozoo-weights``).
+    source
+        Provenance to keep in the record (repository, commit, path…); the original files' names
+        and sha256 are added.
+    training_data, recipe, metrics, trained_ranges, notes, license, citation
+        What the record says about the weights (energies in GeV, angles in degrees).
+    overwrite
+        Replace an existing record of the same tag (refused otherwise).
+
+    Raises
+    ------
+    ValueError
+        A file that is not a Keras 2 weights file, is damaged, or does not fit the network:
+        the message names the first layer or array that differs and both shapes. Nothing is
+        written then.
+    """
+    from calozoo import legacy, registry
+
+    entry = registry.entry(name)
+    networks = {}
+    originals = {}
+    for part, path in (("generator", generator), ("discriminator", discriminator)):
+        if path is None:
+            continue
+        path = Path(path)
+        layers = legacy.read_legacy(path)
+        network = registry.build(name, part)
+        label = f"{path} (given as the {part})"
+        try:
+            arrays = legacy.map_onto(layers, network, source=label,
+                                     target=f"{name} {part}")
+        except legacy.LegacyWeightsError as error:
+            hint = _fits_elsewhere(legacy.legacy_value_count(layers), name, part)
+            raise legacy.LegacyWeightsError(f"{error}{hint}") from None
+        network.set_weights(arrays)
+        networks[part] = network
+        with h5py.File(path, "r") as handle:
+            root = handle["model_weights"] if "model_weights" in handle else handle
+            version = root.attrs.get("keras_version", handle.attrs.get("keras_version", b""))
+        originals[part] = {"file": path.name, "sha256": sha256(path),
+                           "keras_version": version.decode() if isinstance(version, bytes)
+                           else str(version)}
+    provenance = {**dict(source or {}), "original_files": originals}
+    return write_weights(
+        _default_import_folder() if out is None else out, name,
+        generator=networks["generator"], discriminator=networks.get("discriminator"), tag=tag,
+        training_data=training_data or {"description": "not stated (imported checkpoint)"},
+        recipe=recipe or {"description": "not stated (imported checkpoint)"},
+        metrics=metrics, trained_ranges=trained_ranges,
+        source=provenance, notes=notes, license=license or "not stated",
+        citation=citation or [entry.reference], overwrite=overwrite)
