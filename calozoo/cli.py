@@ -6,6 +6,9 @@ Errors print one line (no traceback) and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import calozoo
-from calozoo import registry
+from calozoo import _files, registry
 
 EXIT_ERROR = 2
 
@@ -77,8 +80,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         hub = found.hub.get("repo_id") or "not on the hub yet"
         if found.hub.get("revision"):
             hub += f" @ {found.hub['revision']}"
-        lines += ["", f"weights {tag!r} ({found.date}, calozoo {found.calozoo_version}, "
-                      f"{found.license})",
+        lines += ["", f"weights {tag!r} ({found.date}, calozoo {found.calozoo_version})",
+                  f"  licence:        {found.license}",
                   f"  hub:            {hub}"]
         for part, entry in found.files.items():
             lines.append(f"  {part + ':':15s} {entry['name']} ({entry['size']:,} bytes, "
@@ -89,11 +92,19 @@ def cmd_info(args: argparse.Namespace) -> int:
                                 ("recipe", found.recipe), ("metrics", found.metrics)):
             if values:
                 lines.append(f"  {heading + ':':15s} " + ", ".join(
-                    f"{key}={value}" for key, value in values.items()))
+                    f"{key}={_short(value)}" for key, value in values.items()))
         lines += [f"  {'note:':15s} {note}" for note in found.notes]
         lines += [f"  {'cite:':15s} {citation}" for citation in found.citation]
     print("\n".join(lines))
     return 0
+
+
+def _short(value) -> str:
+    """A record value for one line: long tables are left to the record itself."""
+    text = str(value)
+    if isinstance(value, (list, dict)) and len(text) > 100:
+        return f"<{len(value)} entries: see the record>"
+    return text
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -141,6 +152,52 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed_argument(text: str) -> int:
+    """argparse type of --seed: an integer ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer ≥ 0, got {text!r}") \
+            from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer ≥ 0, got {value}")
+    return value
+
+
+def _weights_argument(text: str) -> str | None:
+    if not text.strip():
+        raise ValueError("--weights is empty; give 'default', a weights tag, a path, or 'none'")
+    return None if text.strip().lower() == "none" else text
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+BYTES_PER_PRIMARY = 32
+"""Memory per shower that the command line holds for the whole run: the drawn energy and
+angle (float64) and their validated copies; the showers themselves are streamed."""
+
+
+def _check_count(count: int) -> None:
+    """Refuse a shower count whose primaries alone cannot fit in memory, before any work."""
+    if count <= 0:
+        raise ValueError(f"-n must be positive, got {count}")
+    available = _available_memory()
+    needed = count * BYTES_PER_PRIMARY
+    if available is not None and needed > 0.8 * available:
+        raise ValueError(f"-n {count:,} needs {needed / 2**30:,.1f} GiB of memory for the "
+                         f"primaries alone ({available / 2**30:,.1f} GiB available); split the "
+                         "job into several runs with different --seed")
+
+
 def parse_range(text: str, what: str) -> tuple[float, float]:
     """``"2:500"`` (uniform range) or ``"100"`` (one value) → (low, high)."""
     parts = text.split(":")
@@ -175,11 +232,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from calozoo.sim import simulate
 
     shape = parse_geometry(args.geometry)
+    _files.check_output(args.output, overwrite=args.overwrite)
     energies, angles = _primaries(args, with_angles=False)
     batch = 1000
     batches = -(-args.n // batch)
     with ShowerWriter(args.output, shape, with_angles=angles is not None,
-                      expected=args.n) as writer, \
+                      expected=args.n, overwrite=args.overwrite) as writer, \
             tqdm(total=args.n, unit=" showers", desc="simulate", disable=args.quiet) as bar:
         for index, seed in enumerate(_batch_seeds(args.seed, batches)):
             part = slice(index * batch, min((index + 1) * batch, args.n))
@@ -193,8 +251,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def _primaries(args: argparse.Namespace, with_angles: bool):
     """Energies (GeV) and angles (degrees) drawn from the CLI ranges, seeded by --seed."""
-    if args.n <= 0:
-        raise ValueError(f"-n must be positive, got {args.n}")
+    _check_count(args.n)
     energy_range = parse_range(args.energies, "energies")
     if energy_range[0] <= 0:
         raise ValueError(f"--energies must be > 0 GeV, got {args.energies!r}")
@@ -213,14 +270,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from calozoo.generation import OutOfRangeWarning
 
     info = calozoo.model_info(args.name)
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = _weights_argument(args.weights)
+    _files.check_output(args.output, overwrite=args.overwrite)
     energies, angles = _primaries(args, "angle" in info.conditions)
     generator = calozoo.load(args.name, weights=weights)
     with warnings.catch_warnings():
         warnings.simplefilter("always", OutOfRangeWarning)
         count = generator.generate_to_file(
             args.output, energies, angles, seed=args.seed, batch_size=args.batch_size,
-            progress=not args.quiet, precision=args.precision, strict=args.strict)
+            progress=not args.quiet, precision=args.precision, strict=args.strict,
+            overwrite=args.overwrite)
     print(f"wrote {count} showers from {args.name} to {args.output}", file=sys.stderr)
     return 0
 
@@ -228,7 +287,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     index = calozoo.report(args.reference, args.generated, args.out,
                            title=args.title or f"{args.generated} vs {args.reference}",
-                           classifier=not args.no_classifier, progress=not args.quiet)
+                           classifier=not args.no_classifier, progress=not args.quiet,
+                           overwrite=args.overwrite)
     print(f"wrote {index} (plots and summary.json beside it)", file=sys.stderr)
     return 0
 
@@ -237,8 +297,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     calozoo.model_info(args.name)
     if args.format != "onnx":
         raise ValueError(f"unknown export format {args.format!r}")
-    weights = None if args.weights.lower() == "none" else args.weights
-    path = calozoo.export_onnx(args.name, args.output, opset=args.opset, weights=weights)
+    weights = _weights_argument(args.weights)
+    path = calozoo.export_onnx(args.name, args.output, opset=args.opset, weights=weights,
+                               overwrite=args.overwrite)
     print(f"wrote {path}: inputs noise, energy [GeV]"
           f"{', angle [deg]' if 'angle' in calozoo.model_info(args.name).conditions else ''}"
           f"; output showers [GeV]", file=sys.stderr)
@@ -246,6 +307,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _training_source(args: argparse.Namespace) -> dict:
+    if args.simulate < 0:
+        raise ValueError(f"--simulate must be a positive number of showers per epoch, got "
+                         f"{args.simulate}")
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.epochs <= 0:
+        raise ValueError(f"--epochs must be positive, got {args.epochs}")
+    if args.keep_checkpoints is not None and args.keep_checkpoints < 1:
+        raise ValueError(f"--keep-checkpoints must be at least 1, got {args.keep_checkpoints}")
     if bool(args.data) == bool(args.simulate):
         raise ValueError("give either --data FILE... or --simulate N")
     if args.workers is not None and args.workers < 1:
@@ -271,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     calozoo.model_info(args.name)
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = _weights_argument(args.weights)
     calozoo.finetune(args.name, epochs=args.epochs, weights=weights,
                      learning_rate=args.learning_rate, freeze=args.freeze or (),
                      out_dir=args.out, batch_size=args.batch_size, seed=args.seed,
@@ -291,7 +361,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="detector of --simulate")
     parser.add_argument("--epochs", type=int, required=True, help="epochs to reach")
     parser.add_argument("--batch-size", type=int, help="default: the recipe's")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (≥ 0)")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--workers", type=int, default=None,
@@ -312,7 +382,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     count = convert_root(args.input, args.output, args.tree, parse_branch_map(args.branch_map),
                          geometry=args.geometry, energy_unit=args.energy_unit,
                          angle_unit=args.angle_unit, cell_scale=args.cell_scale,
-                         progress=not args.quiet)
+                         progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {count} showers to {args.output}", file=sys.stderr)
     return 0
 
@@ -324,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "Energies in GeV, angles in degrees (90 = perpendicular).",
     )
     parser.add_argument("--version", action="version", version=f"calozoo {calozoo.__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backend's start-up log lines (TensorFlow, XLA)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list the zoo's models")
@@ -372,8 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--geometry", default="25x25x25", choices=["25x25x25", "51x51x25"])
     sim.add_argument("--detector", default="clic-wsi", choices=["clic-wsi", "pbwo4"])
     sim.add_argument("--particle", default="electron", choices=["electron", "photon"])
-    sim.add_argument("--seed", type=int, help="random seed (same seed, same showers)")
+    sim.add_argument("--seed", type=seed_argument,
+                     help="random seed, an integer ≥ 0 (same seed, same showers)")
     sim.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
+    sim.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(handler=cmd_simulate)
 
@@ -384,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="primary energy in GeV: a value (100) or a uniform range (2:500)")
     gen.add_argument("--angles", help="polar angle in degrees, 90 = perpendicular: a value or "
                                       "a uniform range (60:120); angle models only")
-    gen.add_argument("--seed", type=int, help="random seed (same seed, same showers)")
+    gen.add_argument("--seed", type=seed_argument,
+                     help="random seed, an integer ≥ 0 (same seed, same showers)")
     gen.add_argument("--weights", default="default",
                      help="'default', a weights tag, a path, or 'none' (random initialisation)")
     gen.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
@@ -392,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--strict", action="store_true",
                      help="refuse energies/angles outside the trained range (default: warn)")
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=cmd_generate)
 
@@ -402,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="folder for the PNGs, index.html and "
                                                        "summary.json")
     evaluate.add_argument("--title", help="report title")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace the files of an existing report (refused otherwise)")
     evaluate.add_argument("--no-classifier", action="store_true",
                           help="skip the classifier test (faster)")
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -414,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="'default', a weights tag, a path, or 'none' (random initialisation)")
     export.add_argument("--opset", type=int, help="ONNX opset (default: the converter's)")
     export.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
     export.set_defaults(handler=cmd_export)
 
     train_parser = commands.add_parser("train", help="train a zoo model with its recipe")
@@ -433,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")
     convert.add_argument("output", help="HDF5 file to write (3DGAN layout)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
     convert.add_argument("--tree", required=True, help="TTree name")
     convert.add_argument("--branch-map", required=True,
                          help="which branch holds what, e.g. ecal=ECAL,energy=Ep,angle=theta")
@@ -447,6 +527,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what C++ libraries write to file descriptor 2 to /dev/null for a while.
+
+    TensorFlow's start-up lines (oneDNN notice, CUDA stubs, absl's pre-initialisation notice)
+    are written by its shared libraries while it is imported, before TF_CPP_MIN_LOG_LEVEL
+    applies to them.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_backend_quietly() -> None:
+    """Import Keras (and so its backend) with the backend's start-up log lines silenced."""
+    if "keras" in sys.modules:
+        return
+    with _native_stderr_silenced():
+        try:
+            import keras  # noqa: F401
+        except Exception:   # the error is raised again, audibly, where keras is needed
+            pass
+
+
+class Terminated(BaseException):
+    """SIGTERM (what batch systems and ``timeout`` send), raised where the program is, so that
+    temporary files are removed on the way out as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"calozoo: warning: {message}\n"
 
@@ -456,6 +576,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    signal.signal(signal.SIGTERM, _terminate)
+    if args.verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    elif args.command not in ("list", "info", "download"):
+        _import_backend_quietly()
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, OSError, KeyError, ImportError) as error:
@@ -465,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("calozoo: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("calozoo: terminated", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

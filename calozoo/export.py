@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import shutil
 from pathlib import Path
 
 import keras
@@ -50,9 +50,63 @@ def _onnx():
     return onnx
 
 
+MIN_OPSET = 13
+"""The oldest opset the converters produce a working graph of the zoo's generators for."""
+PARITY = 1e-4
+"""Largest deviation from ``decode()`` an exported file may show, relative to the largest cell."""
+
+
+def _check_opset(onnx, opset: int | None) -> None:
+    if opset is None:
+        return
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not \
+            MIN_OPSET <= opset <= newest:
+        raise ValueError(f"opset must be an integer from {MIN_OPSET} to {newest} (the newest "
+                         f"this onnx knows), got {opset!r}")
+
+
+def _verify(path: Path, generator: ShowerGenerator, onnx) -> None:
+    """Refuse a written graph that ONNX or ONNX Runtime rejects, or that does not reproduce
+    ``decode()``."""
+    import numpy as np
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as error:  # noqa: BLE001 - the checker raises several kinds
+        raise ValueError(f"the exported graph is not valid ONNX ({error}); nothing was "
+                         "written") from None
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((2, generator.latent_size)).astype(np.float32)
+    low, high = generator.conditioning.energy_range
+    energies = np.array([low + 0.25 * (high - low), high], np.float32)
+    feeds = {"noise": noise, "energy": energies}
+    angles = None
+    if "angle" in generator.conditioning.conditions:
+        angles = np.array([75.0, 100.0], np.float32)
+        feeds["angle"] = angles
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        exported = session.run([OUTPUT], feeds)[0]
+    except Exception as error:  # noqa: BLE001 - ONNX Runtime raises its own kinds
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"ONNX Runtime cannot run the exported graph ({message}); nothing "
+                         "was written (try another opset)") from None
+    expected = generator.decode(noise, energies, angles)
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    deviation = float(np.abs(exported - expected).max()) / scale
+    if not deviation <= PARITY:
+        raise ValueError(f"the exported graph does not reproduce decode() (largest deviation "
+                         f"{deviation:.2g} of the largest cell); nothing was written")
+
+
 def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *,
                 opset: int | None = None, weights: str | os.PathLike | None = "default",
-                name: str | None = None) -> Path:
+                name: str | None = None, overwrite: bool = False) -> Path:
     """Export a generator's ``decode`` to ONNX.
 
     Parameters
@@ -62,9 +116,13 @@ def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *
     path
         The ``.onnx`` file to write (through a temporary name).
     opset
-        ONNX opset (the converter's default when None).
+        ONNX opset (the converter's default when None; at least 13).
     name
         Zoo name recorded in the metadata when a model object is given.
+    overwrite
+        Replace an existing file (refused otherwise, before any work). The file is written
+        under a temporary name, checked with ONNX's checker and, when installed, run with ONNX
+        Runtime against ``decode()``; only a file that passes gets its name.
 
     Returns
     -------
@@ -74,8 +132,10 @@ def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *
         latent size, grid, units and trained ranges.
     """
     onnx = _onnx()
-    from calozoo import api
+    from calozoo import _files, api
 
+    target = _files.check_output(path, overwrite=overwrite)
+    _check_opset(onnx, opset)
     if isinstance(model_or_name, str):
         name = model_or_name
         generator = api.load(model_or_name, weights=weights)
@@ -89,11 +149,16 @@ def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *
     if len(model.inputs) == 3:
         example.append(keras.ops.ones((1,)) * 90.0)
     model(example)
-    target = Path(path)
-    with tempfile.TemporaryDirectory(dir=target.parent if str(target.parent) else None) as tmp:
+    tmp = _files.temporary_folder(target)
+    try:
         raw = Path(tmp) / "raw.onnx"
         kwargs = {} if opset is None else {"opset_version": opset}
-        model.export(str(raw), format="onnx", verbose=False, **kwargs)
+        try:
+            model.export(str(raw), format="onnx", verbose=False, **kwargs)
+        except (ValueError, TypeError, RuntimeError, NotImplementedError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ValueError(f"the ONNX converter failed{f' at opset {opset}' if opset else ''}"
+                             f" ({message}); nothing was written") from None
         graph = onnx.load(str(raw))
         _rename_output(graph, OUTPUT)
         _name_batch_dimension(graph)
@@ -115,7 +180,10 @@ def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *
             entry.key, entry.value = key, value
         staged = Path(tmp) / "final.onnx"
         onnx.save(graph, str(staged))
-        os.replace(staged, target)
+        _verify(staged, generator, onnx)
+        _files.publish(staged, target, overwrite=overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

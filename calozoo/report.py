@@ -12,11 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from calozoo import _files
 from calozoo.metrics import comparison as compare_module
 from calozoo.metrics.observables import mu90_sigma90
 from calozoo.metrics.summary import CELL_EDGES, Summary, summarise
 
 COLOURS = {"reference": "black", "generated": "tab:red"}
+FACTS_NOTE = ("<p>Real facts: 100 Geant4 showers of the CLIC W/Si ECAL (photons and π0, 15–38 "
+              "per bin; calozoo.sim.validation). Errors: statistical, from the showers in the "
+              "bin. Electrons start about one radiation length earlier than photons.</p>")
 
 
 def _pyplot():
@@ -177,18 +181,100 @@ def _verdict(results: dict[str, float]) -> list[str]:
     return lines
 
 
+def _label(role: str, sample) -> str:
+    return f"{role} ({sample})" if isinstance(sample, (str, os.PathLike)) else role
+
+
+def _as_showers(sample):
+    from calozoo.data import Showers, load
+
+    if isinstance(sample, Showers):
+        return sample
+    if isinstance(sample, (str, os.PathLike)):
+        return load(sample)
+    return Showers(*sample)
+
+
+def _facts_rows(reference, generated) -> list[dict]:
+    """The real-CLIC facts beside both samples' values (25×25×25 CLIC-like showers)."""
+    from calozoo.sim import validation
+
+    rows = []
+    for ref_row, gen_row in zip(validation.measure_facts(_as_showers(reference)),
+                                validation.measure_facts(_as_showers(generated))):
+        if ref_row["showers"] < 2 and gen_row["showers"] < 2:
+            continue
+        rows.append({"fact": ref_row["fact"], "bin_gev": ref_row["bin_gev"],
+                     "unit": ref_row["unit"], "geant4": ref_row["geant4"],
+                     "reference": ref_row["value"], "reference_error": ref_row["error"],
+                     "generated": gen_row["value"], "generated_error": gen_row["error"],
+                     "generated_showers": gen_row["showers"]})
+    return rows
+
+
+def _number(value: float) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.4g}"
+
+
+def _with_error(value: float, error: float) -> str:
+    """``value ± error`` with the error to two significant digits."""
+    if value is None or error is None or not (np.isfinite(value) and np.isfinite(error)) \
+            or error <= 0:
+        return _number(value)
+    digits = max(0, 1 - int(np.floor(np.log10(error))))
+    return f"{value:.{digits}f} ± {error:.{digits}f}"
+
+
+def _facts_table(rows: list[dict]) -> str:
+    head = ("<tr><th>fact</th><th>E [GeV]</th><th>real Geant4 (γ, π0)</th>"
+            "<th>reference</th><th>generated</th><th>generated showers</th></tr>")
+    body = "\n".join(
+        f"<tr><td>{html.escape(row['fact'])} [{html.escape(row['unit'])}]</td>"
+        f"<td>{row['bin_gev'][0]:g}–{row['bin_gev'][1]:g}</td><td>{_number(row['geant4'])}</td>"
+        f"<td>{_with_error(row['reference'], row['reference_error'])}</td>"
+        f"<td>{_with_error(row['generated'], row['generated_error'])}</td>"
+        f"<td>{row['generated_showers']}</td></tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _finite(value):
+    """JSON has no NaN: non-finite numbers become null."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def report(reference, generated, out_dir: str | os.PathLike, *, title: str = "calozoo",
-           classifier: bool = True, progress: bool = False) -> Path:
+           classifier: bool = True, progress: bool = False, real_facts: bool = False,
+           notes: list[str] | None = None, overwrite: bool = False) -> Path:
     """Write the comparison of two samples as PNGs, ``index.html`` and ``summary.json``.
 
     ``reference`` and ``generated`` are Showers, (images, energies[, angles]) or file paths.
-    Returns the path of ``index.html``.
+    With ``real_facts`` (25×25×25 showers of the CLIC W/Si ECAL) the report adds the facts
+    measured on real Geant4 showers (:mod:`calozoo.sim.validation`) beside both samples'
+    values, each with its statistical error; both samples are then read into memory.
+    ``notes`` are shown under the title. The report is written into a temporary folder and
+    appears in ``out_dir`` only when complete; an ``out_dir`` that holds files is refused
+    (before any work) unless ``overwrite``. Returns the path of ``index.html``.
     """
     plt = _pyplot()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ref = summarise(reference, progress=progress, name="reference")
-    gen = summarise(generated, progress=progress, name="generated")
+    target = Path(out_dir)
+    with _files.atomic_folder(target, overwrite=overwrite) as staging:
+        _write_report(plt, staging, reference, generated, title=title, classifier=classifier,
+                      progress=progress, real_facts=real_facts, notes=notes)
+    return target / "index.html"
+
+
+def _write_report(plt, out: Path, reference, generated, *, title: str, classifier: bool,
+                  progress: bool, real_facts: bool, notes: list[str] | None) -> None:
+    ref = summarise(reference, progress=progress, name=_label("reference", reference))
+    gen = summarise(generated, progress=progress, name=_label("generated", generated))
     results = compare_module.compare(ref, gen, classifier=classifier)
     files = []
     if ref.is_grid:
@@ -202,8 +288,10 @@ def report(reference, generated, out_dir: str | os.PathLike, *, title: str = "ca
         files.append(_histogram(plt, out, "measured_angle.png", ref.features["measured_angle"],
                                 gen.features["measured_angle"], "measured angle [degrees]",
                                 f"{title}: measured angle (3DGAN definition)"))
-    (out / "summary.json").write_text(json.dumps(
-        {"title": title, "shape": list(ref.shape), "results": results}, indent=2) + "\n")
+    facts = _facts_rows(reference, generated) if real_facts else []
+    (out / "summary.json").write_text(json.dumps(_finite(
+        {"title": title, "shape": list(ref.shape), "notes": list(notes or []),
+         "results": results, "real_facts": facts}), indent=2) + "\n")
     rows = "\n".join(f"<tr><td>{html.escape(key)}</td><td>{value:.5g}</td></tr>"
                      for key, value in results.items())
     verdict = "".join(f"<li>{html.escape(line)}</li>" for line in _verdict(results))
@@ -217,7 +305,10 @@ img{{max-width:480px}} table{{border-collapse:collapse}} td{{border:1px solid #c
 <h1>{html.escape(title)}</h1>
 <p>Reference: {len(ref)} showers; generated: {len(gen)} showers; grid {ref.shape};
 energies in GeV{', angles in degrees' if ref.angles is not None else ''}.</p>
+{"".join(f"<p>{html.escape(note)}</p>" for note in notes or [])}
 <h2>Verdict</h2><ul>{verdict}</ul>
+{"<h2>Real Geant4 facts (CLIC W/Si ECAL)</h2>" + _facts_table(facts) + FACTS_NOTE
+ if facts else ""}
 <h2>Plots</h2>
 {images}
 <h2>All numbers</h2><table>{rows}</table>
@@ -225,6 +316,4 @@ energies in GeV{', angles in degrees' if ref.angles is not None else ''}.</p>
 definition. Projection MSE and SSIM (L = 1e-4): the seed paper's.</p>
 </body></html>
 """
-    index = out / "index.html"
-    index.write_text(page)
-    return index
+    (out / "index.html").write_text(page)

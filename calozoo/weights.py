@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,10 @@ class WeightsRecord:
     def read(cls, path: Path) -> WeightsRecord:
         try:
             values = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: unreadable weights record ({error})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: a weights record is a JSON object")
         if values.get("schema") != SCHEMA:
             raise ValueError(f"{path}: weights record schema {values.get('schema')!r}, "
                              f"this calozoo reads {SCHEMA}")
@@ -109,9 +112,15 @@ def records(name: str) -> dict[str, WeightsRecord]:
         if not model_folder.is_dir():
             continue
         for path in sorted(model_folder.glob("*.json")):
-            record = WeightsRecord.read(path)
-            if record.model != name:
-                raise ValueError(f"{path}: record of {record.model!r} in the folder of {name!r}")
+            try:
+                record = WeightsRecord.read(path)
+                if record.model != name:
+                    raise ValueError(f"{path}: record of {record.model!r} in the folder of "
+                                     f"{name!r}")
+            except (ValueError, TypeError) as error:
+                warnings.warn(f"skipping a broken weights record: {error}", RuntimeWarning,
+                              stacklevel=2)
+                continue
             found.setdefault(record.tag, record)
     return found
 
@@ -169,25 +178,40 @@ def resolve_file(record: WeightsRecord, part: str, *, allow_download: bool = Tru
             filename in ("", ".", ".."):
         raise ValueError(f"weights record {record.model}/{record.tag}: file name {filename!r} "
                          "must be a plain name inside the record's folder")
-    searched = []
     candidates = [folder / record.model / filename for folder in _search_dirs()]
     if record.folder is not None:
         candidates.insert(0, record.folder / filename)
-    path = next((candidate for candidate in candidates if candidate.is_file()), None)
-    searched += [str(candidate.parent) for candidate in candidates]
+    candidates = list(dict.fromkeys(candidates))
+    searched = [str(candidate.parent) for candidate in candidates]
+    own_mismatch, others = None, []
+    # The first file of that name whose sha256 matches: a folder searched later may hold a
+    # file of the same name from other weights (a user's own default beside the shipped one).
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                verify(candidate, entry["sha256"])
+                return candidate
+            except ValueError as error:
+                if record.folder is not None and candidate.parent == record.folder:
+                    own_mismatch = own_mismatch or error
+                else:
+                    others.append(str(candidate))
+    path = _hub_file(record, filename, allow_download)
+    repo, revision = record.hub.get("repo_id"), record.hub.get("revision")
+    searched.append(f"huggingface-hub cache ({repo}@{revision})" if repo else
+                    "no hub repository recorded")
+    if path is None and own_mismatch is not None:
+        raise own_mismatch
     if path is None:
-        path = _hub_file(record, filename, allow_download)
-        repo, revision = record.hub.get("repo_id"), record.hub.get("revision")
-        searched.append(f"huggingface-hub cache ({repo}@{revision})" if repo else
-                        "no hub repository recorded")
-    if path is None:
-        if record.hub.get("repo_id") and offline():
+        if repo and offline():
             hint = (f"offline (HF_HUB_OFFLINE/CALOZOO_OFFLINE): run `calozoo download "
                     f"{record.model}` where there is network, or set CALOZOO_WEIGHTS")
-        elif record.hub.get("repo_id"):
+        elif repo:
             hint = "not downloaded: run `calozoo download " + record.model + "`"
         else:
             hint = "place it in $CALOZOO_WEIGHTS/" + record.model
+        if others:
+            hint += f" ({', '.join(others)}: same name, other content)"
         raise FileNotFoundError(f"weights file {filename} of {record.model}/{record.tag} not "
                                 f"found; looked in {'; '.join(dict.fromkeys(searched))}. {hint}")
     verify(path, entry["sha256"])

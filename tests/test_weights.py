@@ -67,9 +67,11 @@ def test_record_contents(trained):
     assert "Khattak" in stored["citation"][0]
 
 
-def test_calozoo_weights_folder_makes_tags_available(trained, env):
+def test_calozoo_weights_folder_comes_before_the_shipped_weights(trained, env):
     folder, _, generator = trained
-    assert calozoo.model_info(NAME).weights == ()
+    shipped = calozoo.load(NAME)
+    assert calozoo.model_info(NAME).weights == ("default",)
+    assert not _same_weights(shipped, generator)
     env.setenv("CALOZOO_WEIGHTS", str(folder))
     assert calozoo.model_info(NAME).weights == ("default",)
     loaded = calozoo.load(NAME)
@@ -182,8 +184,32 @@ def test_download_uses_the_recorded_revision(trained, env, tmp_path):
 
 
 def test_nothing_available_error(env):
-    with pytest.raises(FileNotFoundError, match="no pretrained weights for 'conv3d' yet"):
-        calozoo.load(NAME)
+    with pytest.raises(FileNotFoundError, match="no pretrained weights for 'g1-3branch' yet"):
+        calozoo.load("g1-3branch")
+
+
+def test_records_must_stay_inside_their_folder(trained, env, tmp_path):
+    folder, *_ = trained
+    for bad_name in ("/etc/passwd", "../outside.weights.h5"):
+        copy = tmp_path / bad_name.strip("/.").replace("/", "_")
+        shutil.copytree(folder, copy)
+        stored = json.loads((copy / NAME / "default.json").read_text())
+        stored["files"]["generator"]["name"] = bad_name
+        (copy / NAME / "default.json").write_text(json.dumps(stored))
+        env.setenv("CALOZOO_WEIGHTS", str(copy))
+        with pytest.raises(ValueError, match="must be a plain name inside the record's folder"):
+            calozoo.load(NAME)
+
+
+def test_a_broken_record_is_skipped_with_a_warning(env, tmp_path):
+    (tmp_path / "w" / "g1-3branch").mkdir(parents=True)
+    (tmp_path / "w" / "g1-3branch" / "default.json").write_text("{not json")
+    env.setenv("CALOZOO_WEIGHTS", str(tmp_path / "w"))
+    with pytest.warns(RuntimeWarning, match="skipping a broken weights record"):
+        assert calozoo.model_info("g1-3branch").weights == ()
+    result = _cli("list", env={"CALOZOO_WEIGHTS": str(tmp_path / "w")})
+    assert result.returncode == 0 and "g1-3branch" in result.stdout
+    assert "skipping a broken weights record" in result.stderr
 
 
 def test_push_uploads_files_and_record(trained, env):
@@ -225,8 +251,50 @@ def test_cli_info_shows_the_record(trained):
 
 
 def test_cli_download_errors(trained):
-    result = _cli("download", NAME, env={"CALOZOO_WEIGHTS": ""})
+    result = _cli("download", "g1-3branch", env={"CALOZOO_WEIGHTS": ""})
     assert result.returncode == 2 and "no pretrained weights" in result.stderr
     result = _cli("download", NAME, env={"CALOZOO_WEIGHTS": str(trained[0]),
                                          "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 2 and "needs the network" in result.stderr
+
+
+def test_shipped_conv3d_weights_load_offline_with_their_record(env):
+    env.setenv("CALOZOO_OFFLINE", "1")
+    record = weights_lib.record(NAME)
+    assert record.trained_ranges["energy_range"] == [100.0, 500.0]
+    assert record.source["repository"].endswith("svalleco/3Dgan")
+    assert record.license.startswith("The repository is licensed Apache-2.0")
+    assert any("resolution" in note for note in record.notes)
+    generator = calozoo.load(NAME)
+    assert generator.trained_ranges["energy_range"] == [100.0, 500.0]
+    with pytest.warns(calozoo.generation.OutOfRangeWarning, match="100–500 GeV"):
+        generator.generate([50.0], seed=1)
+    critic = calozoo.load(NAME, part="discriminator")
+    assert critic.count_params() == 73_450
+
+
+def test_shipped_conv3d_response_is_within_10_percent_of_real_clic():
+    """The issue's acceptance test: mean ΣE/E at 100, 300, 500 GeV against SPEC §5."""
+    real = {100.0: 0.0190, 300.0: 0.0183, 500.0: 0.0177}    # bins 100–200, 300–400, 400–500
+    energies = np.array([100.0, 300.0, 500.0] * 100)
+    showers = calozoo.load(NAME).generate(energies, seed=1)
+    response = showers.sum(axis=(1, 2, 3)) / energies
+    for energy, value in real.items():
+        assert abs(response[energies == energy].mean() / value - 1) < 0.10, energy
+
+
+def test_importing_the_original_checkpoint_reproduces_the_shipped_arrays(env, tmp_path):
+    record = weights_lib.record(NAME)
+    originals = Path(weights_lib.shipped_weights_dir()) / NAME / "original"
+    if not originals.is_dir():
+        pytest.skip("the original checkpoints travel with the source tree, not the wheel")
+    names = {part: Path(path).name for part, path in record.source["paths"].items()}
+    imported = weights_lib.import_legacy(
+        NAME, generator=originals / names["generator"],
+        discriminator=originals / names["discriminator"], tag="again", out=tmp_path)
+    for part in ("generator", "discriminator"):
+        assert imported.source["original_files"][part]["sha256"] == \
+            record.source["original_files"][part]["sha256"]
+        shipped = calozoo.load(NAME, part=part)
+        again = calozoo.load(NAME, part=part, weights=tmp_path / NAME / "again.json")
+        assert _same_weights(shipped, again)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from calozoo import _files
 from calozoo.data.showers import Showers, geometry_name, parse_geometry
 from calozoo.data.sparse import SparseShowers
 
@@ -221,26 +221,30 @@ class ShowerWriter:
         Store showers sparsely (3DGAN layout only): ``indices`` and ``values`` (float16) of
         up to this many non-zero cells per shower instead of ``ECAL``; written with
         :meth:`write_sparse`.
+    overwrite
+        Replace an existing file (refused otherwise, before anything is written). The file
+        appears under its name only when complete, and never replaces a file another process
+        created meanwhile unless ``overwrite``.
     """
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], *,
                  with_angles: bool = False, format: str = "3dgan", expected: int | None = None,
-                 attrs: dict | None = None, sparse_capacity: int | None = None):
+                 attrs: dict | None = None, sparse_capacity: int | None = None,
+                 overwrite: bool = False):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-        self.path = Path(path)
+        self.path = _files.check_output(path, overwrite=overwrite)
+        self.overwrite = overwrite
         self.shape = tuple(int(size) for size in shape)
         self.with_angles = with_angles
         self.format = format
         self.count = 0
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: output folder does not exist")
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                                 dir=folder)
-        os.close(descriptor)
-        self._temporary = Path(temporary)
-        self._file = h5py.File(self._temporary, "w")
+        self._temporary = _files.temporary_file(self.path)
+        try:
+            self._file = h5py.File(self._temporary, "w")
+        except BaseException:
+            self._temporary.unlink(missing_ok=True)
+            raise
         initial = expected or 0
         chunk_rows = max(1, min(64, expected or 64))
         if format == "3dgan" and sparse_capacity:
@@ -336,12 +340,12 @@ class ShowerWriter:
         for data in (self._images, self._indices, self._energies, self._angles):
             if data is not None and data.shape[0] != self.count:
                 data.resize(self.count, axis=0)
-        self._file.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._temporary, 0o666 & ~umask)   # mkstemp made it private
-        os.replace(self._temporary, self.path)
-        return self.path
+        try:
+            self._file.close()
+        except BaseException:
+            self._temporary.unlink(missing_ok=True)
+            raise
+        return _files.publish(self._temporary, self.path, overwrite=self.overwrite)
 
     def abort(self) -> None:
         """Drop the temporary file."""
@@ -360,17 +364,18 @@ class ShowerWriter:
             self.abort()
 
 
-def save(path: str | os.PathLike, showers: Showers, format: str = "3dgan") -> Path:
+def save(path: str | os.PathLike, showers: Showers, format: str = "3dgan", *,
+         overwrite: bool = False) -> Path:
     """Write showers to HDF5 (``"3dgan"`` or ``"calochallenge"`` layout), atomically.
 
     3DGAN: ``ECAL`` in GeV, ``energy`` in GeV, ``theta`` in radians, with attributes ``units``,
     ``cell_scale=1``, ``geometry`` and ``layout``. CaloChallenge: ``showers`` and
     ``incident_energies`` in MeV, with ``geometry`` and ``layout="xyz"`` so that calozoo reads
-    the voxels back as (N, X, Y, Z).
+    the voxels back as (N, X, Y, Z). An existing file is replaced only with ``overwrite``.
     """
     if not showers.is_grid:
         raise ValueError("only showers on an (X, Y, Z) grid can be written")
     with ShowerWriter(path, showers.shape, with_angles=showers.angles is not None,
-                      format=format, expected=len(showers)) as writer:
+                      format=format, expected=len(showers), overwrite=overwrite) as writer:
         writer.write(showers)
     return Path(path)

@@ -87,11 +87,20 @@ def iterate_root(path: str | os.PathLike, tree: str, branch_map: Mapping[str, st
                              f"{sorted(ttree.keys())}")
         for arrays in ttree.iterate(list(branch_map.values()), step_size=batch_size,
                                     library="np"):
-            cells = np.asarray(arrays[branch_map["ecal"]], dtype=np.float32)
-            if cells.dtype == object:
+            raw = np.asarray(arrays[branch_map["ecal"]])
+            if raw.dtype == object:
                 raise ValueError(f"{path}: branch {branch_map['ecal']!r} is variable-length; "
                                  "calozoo needs fixed-size cell arrays")
+            if not np.issubdtype(raw.dtype, np.number):
+                raise ValueError(f"{path}: branch {branch_map['ecal']!r} holds {raw.dtype} "
+                                 "values, not numbers")
+            cells = raw.astype(np.float32)
             if grid is not None:
+                cells_per_shower = int(np.prod(cells.shape[1:]))
+                if cells_per_shower != int(np.prod(grid)):
+                    raise ValueError(f"{path}: branch {branch_map['ecal']!r} has "
+                                     f"{cells_per_shower} cells per shower, the geometry "
+                                     f"{'x'.join(map(str, grid))} needs {int(np.prod(grid))}")
                 cells = cells.reshape(len(cells), *grid)
             if cells.ndim != 4:
                 raise ValueError(f"{path}: ECAL branch has shape {cells.shape[1:]}; give "
@@ -111,8 +120,15 @@ def iterate_root(path: str | os.PathLike, tree: str, branch_map: Mapping[str, st
 
 
 def convert_root(source: str | os.PathLike, target: str | os.PathLike, tree: str,
-                 branch_map: Mapping[str, str], *, progress: bool = False, **options) -> int:
-    """Convert a ROOT TTree into calozoo's 3DGAN HDF5 layout; returns the shower count."""
+                 branch_map: Mapping[str, str], *, progress: bool = False,
+                 overwrite: bool = False, **options) -> int:
+    """Convert a ROOT TTree into calozoo's 3DGAN HDF5 layout; returns the shower count.
+
+    An existing ``target`` is refused (before reading anything) unless ``overwrite``.
+    """
+    from calozoo import _files
+
+    _files.check_output(target, overwrite=overwrite)
     batches = iterate_root(source, tree, branch_map, **options)
     first = next(batches, None)
     if first is None:
@@ -121,7 +137,8 @@ def convert_root(source: str | os.PathLike, target: str | os.PathLike, tree: str
     if progress:
         from tqdm import tqdm
         bar = tqdm(unit=" showers", desc="convert")
-    with ShowerWriter(target, first.shape, with_angles=first.angles is not None) as writer:
+    with ShowerWriter(target, first.shape, with_angles=first.angles is not None,
+                      overwrite=overwrite) as writer:
         for batch in itertools.chain([first], batches):
             writer.write(batch)
             if bar is not None:

@@ -29,6 +29,11 @@ def check_angles(angles, count: int) -> np.ndarray:
         raise ValueError(f"{values.size} angles for {count} energies")
     if not np.all(np.isfinite(values)):
         raise ValueError("angles contain NaN or infinite values (degrees expected)")
+    impossible = (values <= 0) | (values >= 180)
+    if np.any(impossible):
+        raise ValueError(f"{int(impossible.sum())} polar angles lie outside 0–180 degrees "
+                         f"(e.g. {values[impossible][0]:g}); angles are in degrees, 90 = "
+                         "perpendicular")
     return values
 
 

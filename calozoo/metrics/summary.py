@@ -86,6 +86,9 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
                              f"({shape} then {batch.shape})")
         if not np.all(np.isfinite(images)):
             raise ValueError(f"{name}: shower cells contain NaN or infinite values")
+        if images.size and images.min() < 0:
+            raise ValueError(f"{name}: shower cells hold negative energies (smallest "
+                             f"{images.min():.3g} GeV); deposited energies are ≥ 0")
         energies.append(batch.energies)
         if batch.angles is not None:
             angles.append(batch.angles)

@@ -121,13 +121,14 @@ class ShowerGenerator(_ConfigurableModel):
                          seed: int | None = None, batch_size: int | None = None,
                          progress: bool = False, precision: str = "float32",
                          strict: bool = False, sparse: bool = False,
-                         sparse_capacity: int | None = None) -> int:
+                         sparse_capacity: int | None = None, overwrite: bool = False) -> int:
         """Stream generated showers into an HDF5 file (calozoo's 3DGAN layout).
 
         Batches go to disk as they come, so N need not fit in memory; the file appears under
         its name only when complete. With ``sparse=True`` the file holds the non-zero cells
         (float16 values, flat indices) as they leave the device; ``calozoo.data.load`` reads
-        both forms. Other arguments as for :meth:`generate`. Returns N.
+        both forms. An existing file is refused (before any work) unless ``overwrite``. Other
+        arguments as for :meth:`generate`. Returns N.
         """
         from calozoo import generation
         from calozoo.data import Showers, ShowerWriter, SparseShowers
@@ -137,7 +138,8 @@ class ShowerGenerator(_ConfigurableModel):
         noise = generation.NoiseStream(seed, self.latent_size)
         capacity = self._sparse_capacity(sparse_capacity) if sparse else None
         with ShowerWriter(path, self.shape, with_angles=angles is not None,
-                          expected=len(energies), sparse_capacity=capacity) as writer:
+                          expected=len(energies), sparse_capacity=capacity,
+                          overwrite=overwrite) as writer:
             for start, stop, showers in self._batches(
                     noise.rows, energies, angles, batch_size, progress, precision,
                     "float16" if sparse else "float32", False, capacity):

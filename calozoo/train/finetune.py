@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from calozoo import registry
 from calozoo.data import Showers
 from calozoo.train.data import TrainingData
-from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint
+from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint, read_json
 
 
 def training_data(name: str, data=None, *, simulate: int = 0, detector: str = "clic-wsi",
@@ -52,8 +53,9 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     ``if __name__ == "__main__":`` guard in scripts). ``keep_checkpoints`` keeps only that
     many of the newest checkpoints (None: all).
     """
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+    check_arguments(epochs=epochs, simulate=simulate, batch_size=batch_size, seed=seed,
+                    max_minutes=max_minutes, workers=workers,
+                    keep_checkpoints=keep_checkpoints)
     check_run_dir(out_dir, name)
     checkpoint = last_checkpoint(out_dir)
     if checkpoint is not None and not resume:
@@ -73,10 +75,32 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     return trainer
 
 
+def _whole(value, what: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer ≥ {minimum}, got {value!r}")
+
+
+def check_arguments(*, epochs, simulate, batch_size, seed, max_minutes, workers,
+                    keep_checkpoints) -> None:
+    """Refuse impossible training settings before anything is created."""
+    _whole(epochs, "epochs", 1)
+    _whole(simulate, "simulate (showers per epoch)", 0)
+    _whole(seed, "seed", 0)
+    if batch_size is not None:
+        _whole(batch_size, "batch_size", 1)
+    if workers is not None:
+        _whole(workers, "workers", 1)
+    if keep_checkpoints is not None:
+        _whole(keep_checkpoints, "keep_checkpoints", 1)
+    if max_minutes is not None and not (isinstance(max_minutes, (int, float)) and
+                                        max_minutes >= 0 and np.isfinite(max_minutes)):
+        raise ValueError(f"max_minutes must be a number ≥ 0, got {max_minutes!r}")
+
+
 def _check_same_run(out_dir, **settings) -> None:
     """A resumed run keeps the seed, precision, batch size and simulated data it was started
     with (each changes the batches, and with them the schedule)."""
-    run = json.loads((Path(out_dir) / "run.json").read_text())
+    run = read_json(Path(out_dir) / "run.json", "run record")
     run.update({key: run.get("data", {}).get(key) for key in ("simulate", "detector")})
     for key, value in settings.items():
         if key in run and run[key] != value:
@@ -135,8 +159,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     ShowerGenerator
         The fine-tuned generator (its run directory is ``out_dir``).
     """
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
+    check_arguments(epochs=epochs, simulate=simulate, batch_size=batch_size, seed=seed,
+                    max_minutes=max_minutes, workers=workers,
+                    keep_checkpoints=keep_checkpoints)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix=f"calozoo-finetune-{name}-"))
     check_run_dir(out_dir, name)
     if last_checkpoint(out_dir) is not None:

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -500,7 +501,7 @@ class Trainer:
     def restore(self, checkpoint: str | os.PathLike) -> None:
         """Load a checkpoint folder (``checkpoints/epoch-NNNN``) into this trainer."""
         folder = Path(checkpoint)
-        meta = json.loads((folder / "state.json").read_text())
+        meta = read_json(folder / "state.json", "checkpoint state")
         if meta["model"] != self.name:
             raise ValueError(f"{folder}: a checkpoint of {meta['model']}, not of {self.name}")
         state = self._collect_state()
@@ -510,13 +511,18 @@ class Trainer:
             raise ValueError(f"{folder}: incomplete checkpoint, {', '.join(missing)} missing")
         loaded = set()
         for path in parts:
-            with np.load(path) as arrays:
-                for name in arrays.files:
-                    key, index = name.split("/")
-                    current = state[key]
-                    current[int(index)] = keras.ops.convert_to_tensor(arrays[name],
-                                                                      current[int(index)].dtype)
-                    loaded.add((key, int(index)))
+            try:
+                with np.load(path, allow_pickle=False) as arrays:
+                    for name in arrays.files:
+                        key, index = name.split("/")
+                        current = state[key]
+                        current[int(index)] = keras.ops.convert_to_tensor(
+                            arrays[name], current[int(index)].dtype)
+                        loaded.add((key, int(index)))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                raise ValueError(f"{path}: damaged checkpoint file ({type(error).__name__}: "
+                                 f"{error}); remove {folder} to resume from the checkpoint "
+                                 "before it") from None
         expected = {(key, index) for key, values in state.items()
                     for index in range(len(values))}
         if loaded != expected:
@@ -582,10 +588,21 @@ def last_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return done[-1] if done else None
 
 
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path``, or one clear error naming the file."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: damaged {what} ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: damaged {what} (not a JSON object)")
+    return values
+
+
 def check_run_dir(run_dir: str | os.PathLike, name: str) -> None:
     """Refuse a run directory of another model."""
     run = Path(run_dir) / "run.json"
     if run.is_file():
-        model = json.loads(run.read_text()).get("model")
+        model = read_json(run, "run record").get("model")
         if model != name:
             raise ValueError(f"{run_dir} is a run of {model}, not of {name}")
