@@ -12,6 +12,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -285,6 +286,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    for path in (args.reference, args.generated):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such file")
     index = calozoo.report(args.reference, args.generated, args.out,
                            title=args.title or f"{args.generated} vs {args.reference}",
                            classifier=not args.no_classifier, progress=not args.quiet,
@@ -387,8 +391,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in calozoo's one-line form (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"calozoo: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="calozoo",
         description="Keras 3 model zoo for fast calorimeter shower simulation. "
                     "Energies in GeV, angles in degrees (90 = perpendicular).",
