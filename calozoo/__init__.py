@@ -12,6 +12,20 @@ import os
 # TensorFlow's C++ start-up chatter (no-GPU notices) is not for users; an explicit setting wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def _allowed_cores() -> int:
+    """Cores this process may run on (a batch system's allocation), not the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# TensorFlow sizes its thread pools by the machine's cores; on a batch node that allots a few
+# of many, that oversubscribes them. Explicit settings win.
+for _variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    os.environ.setdefault(_variable, str(_allowed_cores()))
+
 from calozoo._version import __version__  # noqa: E402
 from calozoo.registry import ModelInfo, list_models, model_info  # noqa: E402
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import os
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import numpy as np
 from calozoo.conditioning import Conditioning
 from calozoo.data.showers import check_angles, check_energies
 from calozoo.models.layers import cells_in_gev
+from calozoo.models.subpixel import folded_call
 
 NOISE_BLOCK = 1024
 """Noise is drawn in blocks of this many showers; block k of seed s comes from (s, k)."""
@@ -123,8 +125,35 @@ def on_accelerator() -> bool:
 
 
 def tf_uses_xla() -> bool:
-    """Whether TensorFlow compiles generation with XLA: on GPUs yes, on CPUs no (measured)."""
-    return on_accelerator()
+    """Whether TensorFlow compiles generation with XLA: on GPUs yes, on CPUs no.
+
+    Measured (benchmarks/cpu.py, RESULTS.md): on CPUs TensorFlow's graph kernels (oneDNN) beat
+    XLA's for every zoo model, conv3d by an order of magnitude. ``CALOZOO_XLA=1`` (or ``0``)
+    overrides the choice.
+    """
+    forced = _forced("CALOZOO_XLA")
+    return on_accelerator() if forced is None else forced
+
+
+def _forced(variable: str) -> bool | None:
+    value = os.environ.get(variable, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return None
+
+
+def uses_folded_network() -> bool:
+    """Whether generation runs the 3D generators' up-sampling + convolution pairs folded into
+    one smaller convolution per output phase (:mod:`calozoo.models.subpixel`).
+
+    On CPUs yes: the same function (to float32 rounding) at 3–5× the speed on TensorFlow
+    (benchmarks/cpu.py, RESULTS.md). On accelerators not yet measured, so no.
+    ``CALOZOO_FOLD=1`` (or ``0``) overrides the choice.
+    """
+    forced = _forced("CALOZOO_FOLD")
+    return (not on_accelerator()) if forced is None else forced
 
 
 def default_batch_size(count: int) -> int:
@@ -165,6 +194,13 @@ class CompiledDecoder:
         network = model if precision == "float32" else _with_policy(model, "mixed_bfloat16")
         self.network = network
         ops = keras.ops
+        folded = folded_call(network) if uses_folded_network() else None
+        self.folded = folded is not None
+
+        def run_network(trainable, non_trainable, inputs):
+            if folded is not None:
+                return folded(trainable, non_trainable, inputs)
+            return network.stateless_call(trainable, non_trainable, inputs, training=False)[0]
 
         def to_gev(raw):
             cells = cells_in_gev(raw, conditioning.power, conditioning.cell_scale,
@@ -185,8 +221,7 @@ class CompiledDecoder:
                     [v.value for v in model.non_trainable_variables])
 
         def forward(trainable, non_trainable, inputs):
-            raw, _ = network.stateless_call(trainable, non_trainable, inputs, training=False)
-            return to_gev(raw)
+            return to_gev(run_network(trainable, non_trainable, inputs))
 
         backend = keras.backend.backend()
         if backend == "jax":
@@ -208,9 +243,6 @@ class CompiledDecoder:
         elif backend == "tensorflow":
             import tensorflow as tf
 
-            # Measured (benchmarks/RESULTS.md): on CPUs XLA's convolutions are far slower than
-            # TensorFlow's oneDNN graph kernels (conv3d 13×, g1-3branch 1.3×); on GPUs XLA is
-            # the fast path.
             compiled = tf.function(forward, jit_compile=tf_uses_xla(), reduce_retracing=True)
             self._call = lambda inputs: compiled(*weights(), inputs)
         else:

@@ -57,7 +57,8 @@ def test_cli_export_and_the_onnxruntime_example(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert example.returncode == 0, example.stderr
     assert "conv3d (25x25x25" in example.stdout and "4 showers" in example.stdout
-    missing = subprocess.run([sys.executable, "-m", "calozoo", "export", "conv3d",
+    assert not list(tmp_path.glob(".*.part"))
+    missing = subprocess.run([sys.executable, "-m", "calozoo", "export", "g1-3branch",
                               "-o", str(tmp_path / "x.onnx")],
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "weights=None" in missing.stderr

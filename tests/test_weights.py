@@ -298,3 +298,20 @@ def test_importing_the_original_checkpoint_reproduces_the_shipped_arrays(env, tm
         shipped = calozoo.load(NAME, part=part)
         again = calozoo.load(NAME, part=part, weights=tmp_path / NAME / "again.json")
         assert _same_weights(shipped, again)
+
+@pytest.mark.backend
+def test_bfloat16_showers_are_physically_the_float32_ones():
+    """bfloat16 generation: response and shape observables within their statistical errors."""
+    from calozoo.sim import validation
+
+    generator = calozoo.load(NAME)
+    energies = np.random.default_rng(5).uniform(100.0, 500.0, 200)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        images = generator.generate(energies, seed=3, precision=precision)
+        results[precision] = validation.per_shower_facts(images, energies)
+    for quantity in ("response", "mean_depth", "rms_depth", "containment_r3",
+                     "last_three_fraction"):
+        single, half = results["float32"][quantity], results["bfloat16"][quantity]
+        error = single.std(ddof=1) / np.sqrt(len(single))
+        assert abs(half.mean() - single.mean()) < 2 * error, quantity

@@ -54,8 +54,8 @@ def _compile(function):
         return jax.jit(function)
     import tensorflow as tf
 
-    from calozoo.generation import on_accelerator
-    return tf.function(function, jit_compile=on_accelerator(), reduce_retracing=True)
+    from calozoo.generation import tf_uses_xla
+    return tf.function(function, jit_compile=tf_uses_xla(), reduce_retracing=True)
 
 
 def _optimizer(recipe: Recipe, learning_rate: float):
