@@ -163,7 +163,7 @@ def test_cli_generate_writes_a_readable_file(tmp_path):
 def test_cli_generate_errors_leave_no_file(tmp_path):
     target = tmp_path / "x.h5"
     for extra, message in ((["3dgan-angle", "--weights", "none"], "--angles"),
-                           (["conv3d"], "weights=None"),
+                           (["g1-3branch"], "weights=None"),
                            (["conv3d", "--weights", "none", "--angles", "90"], "energy only")):
         result = subprocess.run(
             [sys.executable, "-m", "calozoo", "generate", *extra, "-n", "2", "--energies",
