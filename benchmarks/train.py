@@ -20,7 +20,7 @@ import tempfile
 import keras
 
 import calozoo
-from calozoo.generation import on_accelerator
+from calozoo.generation import on_accelerator, tf_uses_xla
 from calozoo.train import Trainer, training_data
 
 
@@ -40,6 +40,14 @@ def measure(name: str, batch: int, steps: int, precision: str, workers: int | No
     return float(last["showers_per_s"])
 
 
+def _measure_with(name: str, args, precision: str, xla: bool) -> float:
+    os.environ["CALOZOO_XLA"] = "1" if xla else "0"
+    try:
+        return measure(name, args.batch, args.steps, precision, args.workers)
+    finally:
+        del os.environ["CALOZOO_XLA"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="+", default=["g1-3branch", "conv3d"])
@@ -48,9 +56,28 @@ def main() -> None:
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--workers", type=int, default=None,
                         help="processes simulating the data (default: all cores but one)")
+    parser.add_argument("--study", action="store_true",
+                        help="CPU study: TensorFlow graph float32 and bfloat16, and XLA "
+                             "float32, each model in one run (KERAS_BACKEND=tensorflow)")
     args = parser.parse_args()
     device = "GPU" if on_accelerator() else "CPU"
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}"
+    cores = len(os.sched_getaffinity(0))
+    machine = f"{platform.processor() or platform.machine()}, {cores} cores, {device}"
+    if args.study:
+        print(f"showers/s through a full recipe step, batch {args.batch}, {args.steps} steps "
+              f"(second epoch), {keras.backend.backend()}, {machine}, {datetime.date.today()}"
+              "\n\n| model | graph float32 | graph bfloat16 | XLA float32 | fastest | "
+              "the trainer's choice |\n|---|---|---|---|---|---|")
+        for name in args.models:
+            calozoo.model_info(name)
+            rates = {"graph float32": _measure_with(name, args, "float32", False),
+                     "graph bfloat16": _measure_with(name, args, "bfloat16", False),
+                     "XLA float32": _measure_with(name, args, "float32", True)}
+            fastest = max(rates, key=rates.get)
+            chosen = "XLA" if tf_uses_xla() else "graph"
+            print(f"| {name} | " + " | ".join(f"{rate:,.1f}" for rate in rates.values())
+                  + f" | {fastest} | {chosen} |", flush=True)
+        return
     print("| model | backend | precision | batch | steps | showers/s | "
           "machine | date |\n|---|---|---|---|---|---|---|---|")
     for name in args.models:
