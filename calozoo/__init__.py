@@ -42,8 +42,8 @@ _LAZY = {
 _SUBMODULES = ("data", "sim", "models", "weights", "registry", "generation", "metrics",
                "train")
 
-__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "export_onnx", "finetune", "generate",
-           "list_models", "load", "model_info", "report"]
+__all__ = ["ModelInfo", "ShowerDiscriminator", "ShowerGenerator", "__version__", "export_onnx",
+           "finetune", "generate", "list_models", "load", "model_info", "report"]
 
 
 def __getattr__(name: str):

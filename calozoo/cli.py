@@ -458,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=seed_argument,
                      help="random seed, an integer ≥ 0 (same seed, same showers)")
     sim.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
-    sim.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
+    sim.add_argument("--overwrite", action="store_true",
+                     help="replace an existing output (refused otherwise)")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(handler=cmd_simulate)
 
@@ -478,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--strict", action="store_true",
                      help="refuse energies/angles outside the trained range (default: warn)")
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
-    gen.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
+    gen.add_argument("--overwrite", action="store_true",
+                     help="replace an existing output (refused otherwise)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=cmd_generate)
 
@@ -503,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="'default', a weights tag, a path, or 'none' (random initialisation)")
     export.add_argument("--opset", type=int, help="ONNX opset (default: the converter's)")
     export.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output (refused otherwise)")
     export.set_defaults(handler=cmd_export)
 
     train_parser = commands.add_parser("train", help="train a zoo model with its recipe")
@@ -523,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")
     convert.add_argument("output", help="HDF5 file to write (3DGAN layout)")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing output (refused otherwise)")
+    convert.add_argument("--overwrite", action="store_true",
+                         help="replace an existing output (refused otherwise)")
     convert.add_argument("--tree", required=True, help="TTree name")
     convert.add_argument("--branch-map", required=True,
                          help="which branch holds what, e.g. ecal=ECAL,energy=Ep,angle=theta")

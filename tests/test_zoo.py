@@ -1,5 +1,7 @@
 """The zoo's five architectures: parameter counts, shapes, heads, save/load, on each backend."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import keras
@@ -35,8 +37,8 @@ def test_model_info(name):
     assert info.latent_size == (254 if name == "3dgan-angle" else 200)
     assert info.conditions == (("energy", "angle") if name == "3dgan-angle" else ("energy",))
     assert info.reference and "arXiv" in info.reference
-    with pytest.raises(Exception):
-        info.name = "changed"  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.name = "changed"
 
 
 def _network_input(generator, batch=2):

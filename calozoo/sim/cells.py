@@ -48,7 +48,7 @@ def _edge_lookup(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, np.sign(edges)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cell_table(offset_x: int, offset_y: int) -> np.ndarray:
     """Cell probabilities (len(RADII), WINDOW, WINDOW) for an axis at offset/OFFSET_STEPS
     of a cell from the centre of the window's middle cell (offsets in [-S/2, S/2))."""
@@ -60,7 +60,7 @@ def cell_table(offset_x: int, offset_y: int) -> np.ndarray:
     return np.clip(cells, 0.0, None).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sorted_table(offset_x: int, offset_y: int) -> tuple[np.ndarray, np.ndarray]:
     """``cell_table`` flattened to (R, W·W) with cells by decreasing probability, and that
     order (flat window indices). Multinomial draws over sorted cells finish early."""

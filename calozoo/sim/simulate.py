@@ -73,7 +73,8 @@ def simulate(energies, angles=None, *, geometry: str = "25x25x25",
     shape = parse_geometry(geometry)
     if shape not in GEOMETRIES:
         raise ValueError(f"geometry must be one of "
-                         f"{', '.join('x'.join(map(str, g)) for g in GEOMETRIES)}, got {geometry!r}")
+                         f"{', '.join('x'.join(map(str, g)) for g in GEOMETRIES)}, "
+                         f"got {geometry!r}")
     if particle not in PARTICLES:
         raise ValueError(f"particle must be one of {PARTICLES}, got {particle!r}")
     found = get_detector(detector)

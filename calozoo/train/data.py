@@ -146,7 +146,7 @@ class TrainingData:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> "TrainingData":
+    def __enter__(self) -> TrainingData:
         return self
 
     def __exit__(self, *exc) -> None:
