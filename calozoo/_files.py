@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -16,6 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SUFFIX = ".part"
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)      # read once, at import, before other threads exist
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def check_output(path: str | os.PathLike, *, overwrite: bool, what: str = "output",
@@ -28,7 +38,7 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, what: str = "outpu
     """
     if path is None or str(path).strip() == "":
         raise ValueError(f"the {what} path is empty")
-    target = Path(path)
+    target = Path(os.path.abspath(path))
     if folder_ok and target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file; the {what} must be a folder")
     if target.is_dir() and not folder_ok:
@@ -37,7 +47,7 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, what: str = "outpu
         if any(target.iterdir()) and not overwrite:
             raise FileExistsError(f"{target} exists and is not empty; pass --overwrite "
                                   "(overwrite=True) to replace what is in it")
-    elif target.exists() and not overwrite:
+    elif os.path.lexists(target) and not overwrite:
         raise FileExistsError(f"{target} exists; pass --overwrite (overwrite=True) to "
                               "replace it")
     parent = target.parent if str(target.parent) else Path(".")
@@ -56,6 +66,7 @@ def clear_leftovers(target: Path) -> list[Path]:
     """Remove the temporary files of ``target`` left by dead processes of this host."""
     parent = target.parent if str(target.parent) else Path(".")
     prefix = _prefix(target)
+    pattern = re.compile(r"(\d{1,10})\.[A-Za-z0-9_]+" + re.escape(SUFFIX))
     removed = []
     try:
         entries = list(parent.iterdir())
@@ -63,10 +74,8 @@ def clear_leftovers(target: Path) -> list[Path]:
         return removed
     for entry in entries:
         name = entry.name
-        if not (name.startswith(prefix) and name.endswith(SUFFIX)):
-            continue
-        pid_text = name[len(prefix):].split(".", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
+        found = pattern.fullmatch(name[len(prefix):]) if name.startswith(prefix) else None
+        if found is None or _alive(int(found.group(1))):
             continue
         with contextlib.suppress(OSError):
             if entry.is_dir() and not entry.is_symlink():
@@ -82,8 +91,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except (PermissionError, OverflowError, OSError):
+        return True     # not ours to judge: keep it
     return True
 
 
@@ -94,9 +103,7 @@ def temporary_file(target: Path) -> Path:
     descriptor, name = tempfile.mkstemp(prefix=f"{_prefix(target)}{os.getpid()}.",
                                         suffix=SUFFIX, dir=parent)
     os.close(descriptor)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)   # mkstemp makes files private
+    os.chmod(name, 0o666 & ~_UMASK)   # mkstemp makes files private
     return Path(name)
 
 
@@ -104,8 +111,10 @@ def temporary_folder(target: Path) -> Path:
     """A new temporary folder beside ``target``."""
     clear_leftovers(target)
     parent = target.parent if str(target.parent) else Path(".")
-    return Path(tempfile.mkdtemp(prefix=f"{_prefix(target)}{os.getpid()}.", suffix=SUFFIX,
-                                 dir=parent))
+    folder = tempfile.mkdtemp(prefix=f"{_prefix(target)}{os.getpid()}.", suffix=SUFFIX,
+                              dir=parent)
+    os.chmod(folder, 0o777 & ~_UMASK)     # mkdtemp makes folders private
+    return Path(folder)
 
 
 def publish(temporary: Path, target: Path, *, overwrite: bool) -> Path:
@@ -153,12 +162,29 @@ def publish_folder(temporary: Path, target: Path, *, overwrite: bool) -> Path:
 
 @contextlib.contextmanager
 def atomic_folder(target: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
-    """Write a folder's files into a temporary folder; publish it only when all succeeded."""
-    target = check_output(target, overwrite=overwrite, what="output folder", folder_ok=True)
-    staging = temporary_folder(target)
+    """Write a folder's files into a temporary folder; publish it only when all succeeded.
+
+    Missing parent folders are made, and removed again if the writing fails.
+    """
+    if target is None or str(target).strip() == "":
+        raise ValueError("the output folder path is empty")
+    absolute = Path(os.path.abspath(target))
+    made = []
+    for parent in reversed(absolute.parents):
+        if not parent.exists():
+            parent.mkdir()
+            made.append(parent)
     try:
-        yield staging
+        target = check_output(absolute, overwrite=overwrite, what="output folder",
+                              folder_ok=True)
+        staging = temporary_folder(target)
+        try:
+            yield staging
+            publish_folder(staging, target, overwrite=overwrite)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for parent in reversed(made):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise
-    publish_folder(staging, target, overwrite=overwrite)

@@ -166,9 +166,10 @@ def seed_argument(text: str) -> int:
 
 
 def _weights_argument(text: str) -> str | None:
-    if not text.strip():
+    text = text.strip()
+    if not text:
         raise ValueError("--weights is empty; give 'default', a weights tag, a path, or 'none'")
-    return None if text.strip().lower() == "none" else text
+    return None if text.lower() == "none" else text
 
 
 def _available_memory() -> int | None:
@@ -591,12 +592,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    signal.signal(signal.SIGTERM, _terminate)
-    if args.verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    elif args.command not in ("list", "info", "download"):
-        _import_backend_quietly()
+    previous = None
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:      # not the main thread: leave signals alone
+        pass
+    try:
+        if args.verbose:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        elif args.command not in ("list", "info", "download"):
+            _import_backend_quietly()
         return handler(args)
     except (ValueError, FileNotFoundError, OSError, KeyError, ImportError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
@@ -608,7 +613,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("calozoo: terminated", file=sys.stderr)
         return 143
-
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -197,10 +197,11 @@ class CompiledDecoder:
         folded = folded_call(network) if uses_folded_network() else None
         self.folded = folded is not None
 
-        def run_network(trainable, non_trainable, inputs):
+        def run_network(values, inputs):
             if folded is not None:
-                return folded(trainable, non_trainable, inputs)
-            return network.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+                return folded(values, inputs)
+            with keras.StatelessScope(state_mapping=list(zip(network.weights, values))):
+                return network(inputs, training=False)
 
         def to_gev(raw):
             cells = cells_in_gev(raw, conditioning.power, conditioning.cell_scale,
@@ -214,14 +215,14 @@ class CompiledDecoder:
             return ops.cast(indices, index_dtype), ops.cast(values, output_dtype), nonzero
 
         # The weights are read from ``model`` at every call (never captured at build time), so
-        # a decoder stays right after load_weights, set_weights or training; the bfloat16 copy
-        # of the network only lends its graph.
+        # a decoder stays right after load_weights, set_weights, training or freezing; the
+        # bfloat16 copy of the network only lends its graph. ``weights`` keeps its order
+        # whatever the trainable flags, and the copy's weights are in the same order.
         def weights():
-            return ([v.value for v in model.trainable_variables],
-                    [v.value for v in model.non_trainable_variables])
+            return [v.value for v in model.weights]
 
-        def forward(trainable, non_trainable, inputs):
-            return to_gev(run_network(trainable, non_trainable, inputs))
+        def forward(values, inputs):
+            return to_gev(run_network(values, inputs))
 
         backend = keras.backend.backend()
         if backend == "jax":
@@ -237,19 +238,19 @@ class CompiledDecoder:
 
             def call(inputs):
                 with jax.default_matmul_precision(matmul_precision):
-                    return compiled(*weights(), inputs)
+                    return compiled(weights(), inputs)
 
             self._call = call
         elif backend == "tensorflow":
             import tensorflow as tf
 
             compiled = tf.function(forward, jit_compile=tf_uses_xla(), reduce_retracing=True)
-            self._call = lambda inputs: compiled(*weights(), inputs)
+            self._call = lambda inputs: compiled(weights(), inputs)
         else:
             def eager(inputs):
                 import torch
                 with torch.no_grad():
-                    return forward(*weights(), inputs)
+                    return forward(weights(), inputs)
             self._call = eager
 
     def __call__(self, inputs: np.ndarray):

@@ -25,6 +25,10 @@ _ARRAY_ORDER = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias",
 gamma, beta, moving mean, moving variance)."""
 
 
+HEADS = ("generation", "auxiliary")
+"""Discriminator heads, mapped by name when the file names them (else in this order, last)."""
+
+
 class LegacyWeightsError(ValueError):
     """A legacy weights file that cannot be read, or that does not fit a zoo network."""
 
@@ -142,7 +146,17 @@ def map_onto(layers: list[LegacyLayer], model, *, source: str = "file",
         Naming the first layer or array whose count or shape differs, with both shapes.
     """
     zoo_layers = [layer for layer in model.layers if layer.weights]
-    arrays: list[np.ndarray] = []
+    # The discriminator heads are named alike in every paper's code; Keras 3 lists a model's
+    # dict outputs sorted by name, the papers' code created them as generation, auxiliary.
+    heads = [name for name in HEADS if any(layer.name == name for layer in zoo_layers)]
+    zoo_layers = [layer for layer in zoo_layers if layer.name not in heads] + \
+        [next(layer for layer in zoo_layers if layer.name == name) for name in heads]
+    legacy_heads = {layer.path.rsplit("/", 1)[-1]: layer for layer in layers
+                    if layer.path.rsplit("/", 1)[-1] in heads}
+    if heads and sorted(legacy_heads) == sorted(heads):
+        layers = [layer for layer in layers if layer not in legacy_heads.values()] + \
+            [legacy_heads[name] for name in heads]
+    by_layer: dict[int, list[np.ndarray]] = {}
     for index, (legacy, zoo) in enumerate(zip(layers, zoo_layers), start=1):
         expected = [tuple(weight.shape) for weight in zoo.weights]
         names = [weight.path.rsplit("/", 1)[-1] for weight in zoo.weights]
@@ -159,7 +173,7 @@ def map_onto(layers: list[LegacyLayer], model, *, source: str = "file",
                     f"{source} does not fit the {target}: layer {index} array "
                     f"{legacy.path}/{legacy_name} has shape {_shapes_text([array.shape])}, "
                     f"the zoo's {zoo.name}/{name} needs {_shapes_text([shape])}")
-            arrays.append(array.astype(np.float32, copy=False))
+            by_layer.setdefault(id(zoo), []).append(array.astype(np.float32, copy=False))
     if len(layers) != len(zoo_layers):
         if len(layers) > len(zoo_layers):
             extra = layers[len(zoo_layers)]
@@ -172,4 +186,4 @@ def map_onto(layers: list[LegacyLayer], model, *, source: str = "file",
         raise LegacyWeightsError(
             f"{source} does not fit the {target}: the file has {len(layers)} layers with "
             f"arrays, the zoo network {len(zoo_layers)}; layer {first}: {what}")
-    return arrays
+    return [array for layer in model.layers if layer.weights for array in by_layer[id(layer)]]

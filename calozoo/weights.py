@@ -13,11 +13,13 @@ architecture compared with the model's before Keras reads it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
 import json
 import os
+import shutil
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from calozoo import _files
 from calozoo._version import __version__
 
 DEFAULT_TAG = "default"
@@ -331,25 +334,25 @@ def write_weights(out_dir: str | os.PathLike, name: str, *, generator, discrimin
              if model is not None]
     targets = [folder / f"{tag}.json"] + [folder / f"{name}-{tag}.{part}.weights.h5"
                                           for part, _ in parts]
-    existing = [str(path) for path in targets if path.exists()]
+    existing = [str(path) for path in targets if os.path.lexists(path)]
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} exists; choose another tag or out folder, or "
                               "pass overwrite=True (--overwrite)")
-    created = not folder.exists()
+    made = [parent for parent in (folder, *folder.parents) if not parent.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    written: list[tuple[Path, Path]] = []
+    published: list[Path] = []
+    staging = _files.temporary_folder(folder / f"{tag}.json")
     try:
         for part, model in parts:
             filename = f"{name}-{tag}.{part}.weights.h5"
-            temporary = folder / f".{filename}.part.weights.h5"
-            written.append((temporary, folder / filename))
-            model.save_weights(temporary)
-            with h5py.File(temporary, "a") as handle:
+            staged = staging / filename
+            model.save_weights(staged)
+            with h5py.File(staged, "a") as handle:
                 handle.attrs[ARCHITECTURE_ATTR] = name
                 handle.attrs[PART_ATTR] = part
-            files[part] = {"name": filename, "sha256": sha256(temporary),
-                           "size": temporary.stat().st_size}
+            files[part] = {"name": filename, "sha256": sha256(staged),
+                           "size": staged.stat().st_size}
         conditioning = dict(entry.conditioning.to_dict())
         conditioning["units"] = {"energy": "GeV", "angle": "degrees (network input: radians)",
                                  "cells": "GeV after the inverse transform"}
@@ -364,17 +367,21 @@ def write_weights(out_dir: str | os.PathLike, name: str, *, generator, discrimin
             citation=list(citation or [entry.reference, "calozoo (see CITATION.cff)"]),
             date=datetime.date.today().isoformat(), calozoo_version=__version__,
             source=dict(source or {}), notes=list(notes or []), folder=folder)
-        temporary = folder / f".{tag}.json.part"
-        written.append((temporary, folder / f"{tag}.json"))
-        temporary.write_text(found.to_json())
+        (staging / f"{tag}.json").write_text(found.to_json())
+        # the weights first, the record last: a record always names complete files
+        for filename in [entry["name"] for entry in files.values()] + [f"{tag}.json"]:
+            _files.publish(staging / filename, folder / filename, overwrite=overwrite)
+            published.append(folder / filename)
     except BaseException:
-        for temporary, _ in written:
-            temporary.unlink(missing_ok=True)
-        if created and not any(folder.iterdir()):
-            folder.rmdir()
+        if not overwrite:           # new files of an incomplete import: ours to remove
+            for path in published:
+                path.unlink(missing_ok=True)
+        for parent in made:
+            with contextlib.suppress(OSError):
+                parent.rmdir()      # only if still empty
         raise
-    for temporary, path in written:
-        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return found
 
 
@@ -465,6 +472,8 @@ def import_legacy(name: str, *, generator: str | os.PathLike,
     from calozoo import legacy, registry
 
     entry = registry.entry(name)
+    if generator is None:
+        raise ValueError("import_legacy needs the generator file (generator=PATH)")
     networks = {}
     originals = {}
     for part, path in (("generator", generator), ("discriminator", discriminator)):

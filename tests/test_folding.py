@@ -22,14 +22,13 @@ def _inputs(model, count=3):
 
 
 def _values(model):
-    return ([v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables])
+    return [v.value for v in model.weights]
 
 
 def test_folded_call_is_the_same_function(model):
     x = _inputs(model)
     expected = np.asarray(model(x, training=False))
-    folded = np.asarray(subpixel.folded_call(model)(*_values(model), x))
+    folded = np.asarray(subpixel.folded_call(model)(_values(model), x))
     assert folded.shape == expected.shape
     np.testing.assert_allclose(folded, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
 
@@ -86,3 +85,25 @@ def test_one_axis_folding_equals_upsample_pad_convolve(size, up, pad, kernel):
     start, _ = axis.crop
     np.testing.assert_allclose(phases.reshape(-1)[start:start + axis.outputs], expected,
                                atol=1e-12)
+
+
+def test_frozen_layers_fold_too():
+    """Fine-tuning freezes layers, before or after a decoder was made."""
+    model = calozoo.load("conv3d", weights=None)
+    before = model.generate([200.0], seed=4)
+    for layer in model.layers:
+        if layer.name.startswith("conv3d"):
+            layer.trainable = False
+    np.testing.assert_array_equal(model.generate([200.0], seed=4), before)
+    fresh = calozoo.load("conv3d", weights=None)
+    fresh.set_weights(model.get_weights())
+    fresh.trainable = False
+    np.testing.assert_array_equal(fresh.generate([200.0], seed=4), before)
+
+
+def test_bfloat16_decoder_follows_freezing_after_first_use():
+    model = calozoo.load("conv3d", weights=None)
+    before = model.generate([200.0], seed=4, precision="bfloat16")
+    model.trainable = False
+    np.testing.assert_array_equal(model.generate([200.0], seed=4, precision="bfloat16"),
+                                  before)

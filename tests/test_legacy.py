@@ -37,7 +37,10 @@ def _keras2_names(model) -> list[tuple[str, list[tuple[str, np.ndarray]]]]:
         arrays = [(weight.path.rsplit("/", 1)[-1], np.asarray(weight.numpy()))
                   for weight in layer.weights]
         layers.append((name, arrays))
-    return layers
+    # Keras 3 lists dict outputs sorted by name; the papers' code made generation first
+    heads = [layer for layer in layers if layer[0] in ("generation", "auxiliary")]
+    return [layer for layer in layers if layer not in heads] + sorted(
+        heads, key=lambda layer: ("generation", "auxiliary").index(layer[0]))
 
 
 def write_keras2(path, model, *, nested: str | None = "sequential_1", top_level=(),
@@ -95,6 +98,8 @@ def originals(tmp_path_factory):
             if hasattr(layer, "moving_variance"):
                 layer.moving_mean.assign(np.linspace(-1, 1, layer.moving_mean.shape[0]))
                 layer.moving_variance.assign(np.linspace(2, 9, layer.moving_mean.shape[0]))
+    discriminator.get_layer("generation").bias.assign([0.1])    # same shapes, told apart
+    discriminator.get_layer("auxiliary").bias.assign([0.5])
     write_keras2(folder / "generator.hdf5", generator)
     write_keras2(folder / "discriminator.hdf5", discriminator, nested="model_3",
                  top_level=("generation", "auxiliary"), split_layer_names=True)
@@ -130,6 +135,11 @@ def test_import_round_trip_both_parts(originals, tmp_path):
     assert loaded.trained_ranges["energy_range"] == [100.0, 500.0]
     critic = calozoo.load("conv3d", part="discriminator", weights=path)
     assert _same(critic, discriminator)
+    for head in ("generation", "auxiliary"):        # same-shaped heads, mapped by name
+        np.testing.assert_array_equal(critic.get_layer(head).get_weights()[1],
+                                      discriminator.get_layer(head).get_weights()[1])
+    with h5py.File(folder / "discriminator.hdf5") as handle:
+        assert list(handle.attrs["layer_names1"])[-2:] == [b"generation", b"auxiliary"]
 
 
 def test_functional_layout_without_nesting(tmp_path):

@@ -233,6 +233,8 @@ class ShowerWriter:
                  overwrite: bool = False):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+        if sparse_capacity and format != "3dgan":
+            raise ValueError("sparse storage exists in the 3DGAN layout only")
         self.path = _files.check_output(path, overwrite=overwrite)
         self.overwrite = overwrite
         self.shape = tuple(int(size) for size in shape)
@@ -245,6 +247,15 @@ class ShowerWriter:
         except BaseException:
             self._temporary.unlink(missing_ok=True)
             raise
+        try:
+            self._create_datasets(expected, sparse_capacity, attrs)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _create_datasets(self, expected: int | None, sparse_capacity: int | None,
+                         attrs: dict | None) -> None:
+        format = self.format
         initial = expected or 0
         chunk_rows = max(1, min(64, expected or 64))
         if format == "3dgan" and sparse_capacity:
@@ -270,7 +281,7 @@ class ShowerWriter:
                 "energy", shape=(initial,), maxshape=(None,), dtype="float64", chunks=(4096,))
             self._angles = self._file.create_dataset(
                 "theta", shape=(initial,), maxshape=(None,), dtype="float64",
-                chunks=(4096,)) if with_angles else None
+                chunks=(4096,)) if self.with_angles else None
             self._file.attrs["units"] = "ECAL: GeV; energy: GeV; theta: rad"
             self._file.attrs["cell_scale"] = 1.0
         else:

@@ -91,7 +91,8 @@ def _subpixel_block(x, upsampling, padding, conv, prefix: str):
         x = layers.ZeroPadding3D(input_padding, name=f"{prefix}_pad")(x)
     folded = layers.Conv3D(channels * int(np.prod([a.up for a in axes])),
                            tuple(axis.folded for axis in axes), padding="valid",
-                           use_bias=conv.use_bias, name=f"{prefix}_folded")
+                           use_bias=conv.use_bias, name=f"{prefix}_folded",
+                           dtype=conv.dtype_policy)
     x = folded(x)
     folded.set_weights(_folded_weights(conv, axes))
     blocks = tuple(axis.blocks for axis in axes)
@@ -137,7 +138,7 @@ def _linear_prefix(chain: list) -> tuple[np.ndarray, np.ndarray, tuple] | None:
     if len(chain) < 3:
         return None
     dense, reshape, conv = chain[:3]
-    if not (isinstance(dense, layers.Dense) and _linear(dense) and
+    if not (isinstance(dense, layers.Dense) and _linear(dense) and dense.use_bias and
             isinstance(reshape, layers.Reshape) and isinstance(conv, layers.Conv3D) and
             _linear(conv) and tuple(conv.strides) == (1, 1, 1) and
             tuple(conv.dilation_rate) == (1, 1, 1) and conv.groups == 1 and
@@ -171,7 +172,7 @@ def inference_network(generator: keras.Model) -> keras.Model:
     prefix = _linear_prefix(chain)
     if prefix is not None:
         matrix, bias, shape = prefix
-        dense = layers.Dense(matrix.shape[1], name="linear_prefix")
+        dense = layers.Dense(matrix.shape[1], name="linear_prefix", dtype=chain[2].dtype_policy)
         x = layers.Reshape(shape, name="linear_prefix_volume")(dense(x))
         dense.set_weights([matrix, bias])
         index, folded = 3, 1
@@ -237,8 +238,8 @@ def _folded_conv(x, kernel, bias, axes: list[_Axis], matrix, dtype):
         kernel.shape[4]
     ups = [axis.up for axis in axes]
     folded_sizes = [axis.folded for axis in axes]
-    weights = ops.matmul(ops.cast(matrix, kernel.dtype),
-                         ops.reshape(kernel, (taps, channels_in * channels)))
+    weights = ops.matmul(ops.convert_to_tensor(matrix, "float32"),
+                         ops.reshape(ops.cast(kernel, "float32"), (taps, channels_in * channels)))
     weights = ops.reshape(weights, (*ups, *folded_sizes, channels_in, channels))
     weights = ops.transpose(weights, (3, 4, 5, 6, 0, 1, 2, 7))
     weights = ops.reshape(weights, (*folded_sizes, channels_in, int(np.prod(ups)) * channels))
@@ -258,42 +259,34 @@ def folded_call(network: keras.Model):
     """``network.stateless_call`` with every up-sampling → [padding] → valid Conv3D folded
     (see the module docstring); None when the network has nothing to fold.
 
-    Returns ``call(trainable_values, non_trainable_values, inputs) → outputs`` taking the
-    values in the order of ``network.trainable_variables`` / ``non_trainable_variables``, so
-    that the current weights are read at every call.
+    Returns ``call(values, inputs) → outputs`` taking the values of ``network.weights`` (an
+    order that trainable flags do not change), so that the current weights are read at every
+    call.
     """
     steps = _plan(network)
     if steps is None:
         return None
-    trainable = {id(v): i for i, v in enumerate(network.trainable_variables)}
-    non_trainable = {id(v): i for i, v in enumerate(network.non_trainable_variables)}
     prepared = []
     for kind, layer, *rest in steps:
         if kind == "layer":
             takes_training = "training" in inspect.signature(layer.call).parameters
-            prepared.append((kind, layer,
-                             [trainable[id(v)] for v in layer.trainable_variables],
-                             [non_trainable[id(v)] for v in layer.non_trainable_variables],
-                             {"training": False} if takes_training else {}))
+            prepared.append((kind, layer, {"training": False} if takes_training else {}))
         else:
-            axes = rest[0]
-            prepared.append((kind, layer, trainable[id(layer.kernel)],
-                             trainable[id(layer.bias)] if layer.use_bias else None, axes,
-                             _fold_matrix(axes)))
+            prepared.append((kind, layer, rest[0], _fold_matrix(rest[0])))
 
-    def call(trainable_values, non_trainable_values, inputs):
-        mapping = [*zip(network.trainable_variables, trainable_values),
-                   *zip(network.non_trainable_variables, non_trainable_values)]
+    def call(values, inputs):
+        mapping = list(zip(network.weights, values))
+        value_of = {id(variable): value for variable, value in mapping}
         x = inputs
         with keras.StatelessScope(state_mapping=mapping):
             for kind, layer, *rest in prepared:
                 if kind == "layer":
-                    x = layer(x, **rest[2])       # __call__: the dtype policy's casts
+                    x = layer(x, **rest[0])       # __call__: the dtype policy's casts
                 else:
-                    kernel_index, bias_index, axes, matrix = rest
-                    bias = None if bias_index is None else trainable_values[bias_index]
+                    axes, matrix = rest
+                    bias = value_of[id(layer.bias)] if layer.use_bias else None
                     x = _folded_conv(keras.ops.cast(x, layer.compute_dtype),
-                                     trainable_values[kernel_index], bias, axes, matrix,
+                                     value_of[id(layer.kernel)], bias, axes, matrix,
                                      layer.compute_dtype)
         return x
 
