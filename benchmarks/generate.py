@@ -7,6 +7,9 @@ Usage:
 
 --scale shrinks the paper's protocol (20 warm-up batches, then 100 steps of 20 batches of 128)
 for the CPU; the printed table says which scale ran. Prints Markdown rows.
+
+On CPUs, benchmarks/cpu.py is the fuller study: every compiled path (graph or XLA, folded or
+not), float32 against bfloat16, and ONNX Runtime, each model in one run.
 """
 
 from __future__ import annotations
