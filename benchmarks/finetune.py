@@ -97,6 +97,8 @@ def main() -> None:
                         help="reference showers of the target detector")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                        help="training precision of both runs")
     parser.add_argument("--out", help="write the curves here as JSON")
     args = parser.parse_args()
     if args.steps % args.eval_every:
@@ -119,18 +121,18 @@ def main() -> None:
     with target:
         print(f"{name}: from scratch on {args.detector}", flush=True)
         scratch = curve(Trainer(name, work / "scratch", batch_size=args.batch, seed=args.seed,
-                                keep_checkpoints=1), target, args.steps, args.eval_every,
-                        reference)
+                                precision=args.precision, keep_checkpoints=1),
+                        target, args.steps, args.eval_every, reference)
         generator, discriminator, origin = starting_point(name, args, work)
         print(f"{name}: fine-tuned on {args.detector} from {origin}", flush=True)
         tuned = curve(Trainer(name, work / "tuned", generator=generator,
                               discriminator=discriminator, batch_size=args.batch,
-                              seed=args.seed, keep_checkpoints=1),
+                              seed=args.seed, precision=args.precision, keep_checkpoints=1),
                       target, args.steps, args.eval_every, reference)
     goal = min(value for _, value, _ in scratch)      # the best score scratch reached
     reached = next((steps for steps, value, _ in tuned if value <= goal), None)
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-               f"{keras.backend.backend()}")
+               f"{keras.backend.backend()}, {args.precision}")
     reached_text = (f"{reached}" if reached is not None
                     else f"not within {args.steps}")
     print("\n| model | target | start | batch | budget [steps] | scratch's best score | "
