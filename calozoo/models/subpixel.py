@@ -79,12 +79,8 @@ def _folded_weights(conv, axes: list[_Axis]) -> list[np.ndarray]:
     return weights
 
 
-def _subpixel_block(x, upsampling, padding, conv, prefix: str):
+def _subpixel_block(x, conv, axes: list[_Axis], prefix: str):
     """Up-sampling → [zero padding] → valid Conv3D, as one folded Conv3D and an interleave."""
-    spatial = tuple(int(size) for size in x.shape[1:4])
-    pads = padding.padding if padding is not None else ((0, 0),) * 3
-    axes = [_Axis(size, int(up), tuple(int(p) for p in pad), int(k))
-            for size, up, pad, k in zip(spatial, upsampling.size, pads, conv.kernel_size)]
     channels = conv.filters
     input_padding = tuple(axis.input_padding for axis in axes)
     if any(any(pair) for pair in input_padding):
@@ -164,36 +160,26 @@ def inference_network(generator: keras.Model) -> keras.Model:
 
     Models that are not a plain chain of layers, or have nothing to fold, come back unchanged.
     """
-    if not _is_chain(generator):
+    steps = _plan(generator)
+    if steps is None:
         return generator
-    chain = generator.layers[1:]
     x = inputs = keras.Input(generator.input_shape[1:], name="network_input")
-    index, folded = 0, 0
-    prefix = _linear_prefix(chain)
+    prefix = _linear_prefix([step[1] for step in steps[:3]] if all(
+        kind == "layer" for kind, *_ in steps[:3]) else [])
     if prefix is not None:
         matrix, bias, shape = prefix
-        dense = layers.Dense(matrix.shape[1], name="linear_prefix", dtype=chain[2].dtype_policy)
+        dense = layers.Dense(matrix.shape[1], name="linear_prefix",
+                             dtype=steps[2][1].dtype_policy)
         x = layers.Reshape(shape, name="linear_prefix_volume")(dense(x))
         dense.set_weights([matrix, bias])
-        index, folded = 3, 1
-    while index < len(chain):
-        layer = chain[index]
-        if isinstance(layer, layers.UpSampling3D) and layer.data_format == "channels_last":
-            padding = chain[index + 1] if index + 1 < len(chain) and isinstance(
-                chain[index + 1], layers.ZeroPadding3D) else None
-            conv_index = index + (2 if padding is not None else 1)
-            if conv_index < len(chain) and _foldable(chain[conv_index]):
-                x = _subpixel_block(x, layer, padding, chain[conv_index],
-                                    prefix=f"subpixel_{folded}")
-                folded += 1
-                index = conv_index + 1
-                continue
+        steps = steps[3:]
+    for index, (kind, layer, *rest) in enumerate(steps):
+        if kind == "fold":
+            x = _subpixel_block(x, layer, rest[0], prefix=f"subpixel_{index}")
+            continue
         copy = layer.__class__.from_config(layer.get_config())   # the original stays as is
         x = copy(x)
         copy.set_weights(layer.get_weights())
-        index += 1
-    if not folded:
-        return generator
     return keras.Model(inputs, x, name=f"{generator.name}_inference")
 
 
