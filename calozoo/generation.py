@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from calozoo.conditioning import Conditioning
-from calozoo.data.showers import check_angles, check_energies
+from calozoo.data.showers import check_angles, check_energies, check_whole
 from calozoo.models.layers import cells_in_gev
 from calozoo.models.subpixel import folded_call
 
@@ -37,10 +37,8 @@ class NoiseStream:
     """Standard-normal noise rows where row i depends only on (seed, i)."""
 
     def __init__(self, seed: int | None, width: int):
-        if seed is not None and (isinstance(seed, bool) or
-                                 not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be an integer ≥ 0 or None, got {seed!r}")
-        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else \
+            check_whole(seed, "seed", 0)
         self.width = width
         self._cached: tuple[int, np.ndarray] | None = None
 
@@ -345,11 +343,8 @@ def decode_batches(decoder: CompiledDecoder, conditioning: Conditioning, count: 
     The next batch's input is prepared on a worker thread, and the device works on batch k+1
     while batch k is copied to the host.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-            batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     # A batch larger than the request would only allocate (and compute) padding.
-    batch_size = min(int(batch_size), max(8, -(-count // 8) * 8))
+    batch_size = min(check_whole(batch_size, "batch_size", 1), max(8, -(-count // 8) * 8))
     bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
 
     def prepare(start: int, stop: int) -> np.ndarray:

@@ -19,6 +19,14 @@ def check_energies(energies, what: str = "energies") -> np.ndarray:
     return values
 
 
+def check_whole(value, what: str, minimum: int) -> int:
+    """``value`` as an int, or ``ValueError`` naming ``what`` unless it is an integer ≥
+    ``minimum`` (booleans and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_angles(angles, count: int) -> np.ndarray:
     """Angles in degrees as a float64 array of length ``count`` (a scalar broadcasts);
     ``ValueError`` for a length mismatch, NaN or inf."""

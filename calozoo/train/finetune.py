@@ -11,6 +11,7 @@ import numpy as np
 
 from calozoo import registry
 from calozoo.data import Showers
+from calozoo.data.showers import check_whole
 from calozoo.train.data import TrainingData
 from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint, read_json
 
@@ -75,23 +76,18 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     return trainer
 
 
-def _whole(value, what: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{what} must be an integer ≥ {minimum}, got {value!r}")
-
-
 def check_arguments(*, epochs, simulate, batch_size, seed, max_minutes, workers,
                     keep_checkpoints) -> None:
     """Refuse impossible training settings before anything is created."""
-    _whole(epochs, "epochs", 1)
-    _whole(simulate, "simulate (showers per epoch)", 0)
-    _whole(seed, "seed", 0)
+    check_whole(epochs, "epochs", 1)
+    check_whole(simulate, "simulate (showers per epoch)", 0)
+    check_whole(seed, "seed", 0)
     if batch_size is not None:
-        _whole(batch_size, "batch_size", 1)
+        check_whole(batch_size, "batch_size", 1)
     if workers is not None:
-        _whole(workers, "workers", 1)
+        check_whole(workers, "workers", 1)
     if keep_checkpoints is not None:
-        _whole(keep_checkpoints, "keep_checkpoints", 1)
+        check_whole(keep_checkpoints, "keep_checkpoints", 1)
     if max_minutes is not None and not (isinstance(max_minutes, (int, float)) and
                                         max_minutes >= 0 and np.isfinite(max_minutes)):
         raise ValueError(f"max_minutes must be a number ≥ 0, got {max_minutes!r}")
