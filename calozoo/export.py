@@ -20,6 +20,7 @@ from calozoo._version import __version__
 from calozoo.models.base import ShowerGenerator
 from calozoo.models.layers import Conditioner, InverseTransform
 from calozoo.models.subpixel import inference_network
+from calozoo.onnx_layout import split_wide_conv3d
 
 OUTPUT = "showers"
 
@@ -173,6 +174,7 @@ def export_onnx(model_or_name: str | ShowerGenerator, path: str | os.PathLike, *
         graph = onnx.load(str(raw))
         _rename_output(graph, OUTPUT)
         _name_batch_dimension(graph)
+        split_wide_conv3d(graph)
         conditioning = generator.conditioning
         metadata = {
             "calozoo_model": name,

@@ -67,3 +67,66 @@ def test_cli_export_and_the_onnxruntime_example(tmp_path):
 def test_example_does_not_import_keras():
     source = (EXAMPLES / "onnx_inference.py").read_text()
     assert "import keras" not in source and "import calozoo" not in source
+
+
+def _conv3d_graph(channels: int, kernel: tuple, pads: list, channels_last_input: bool):
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((5, channels, *kernel)).astype(np.float32)
+    bias = rng.standard_normal(5).astype(np.float32)
+    spatial = [7, 6, 5]
+    nodes, source = [], "x"
+    shape = [None, channels, *spatial]
+    if channels_last_input:
+        shape = [None, *spatial, channels]
+        nodes.append(helper.make_node("Transpose", ["x"], ["t"], perm=[0, 4, 1, 2, 3]))
+        source = "t"
+    nodes += [helper.make_node("Conv", [source, "w", "b"], ["c"], pads=pads),
+              helper.make_node("Transpose", ["c"], ["y"], perm=[0, 2, 3, 4, 1]),
+              helper.make_node("Shape", ["c"], ["s"])]
+    graph = helper.make_graph(
+        nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * 5),
+         helper.make_tensor_value_info("s", TensorProto.INT64, [5])],
+        initializer=[numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng_input = rng.standard_normal([3 if d is None else d for d in shape]).astype(np.float32)
+    return model, rng_input
+
+
+def _run(model, values):
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": values})
+
+
+@pytest.mark.parametrize("channels_last_input", [False, True])
+def test_wide_conv3d_becomes_2d_convolutions_with_the_same_result(channels_last_input):
+    from calozoo.onnx_layout import split_wide_conv3d
+
+    model, values = _conv3d_graph(64, (2, 3, 3), [0, 1, 0, 0, 1, 2], channels_last_input)
+    expected, expected_shape = _run(model, values)
+    assert split_wide_conv3d(model) == 1
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("Conv") == 2 and "Sum" in kinds
+    assert kinds.count("Transpose") == 2     # the input's composed with the rewrite's own
+    onnx.checker.check_model(model)
+    result, shape = _run(model, values)
+    np.testing.assert_array_equal(shape, expected_shape)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_narrow_or_x_padded_conv3d_stays():
+    from calozoo.onnx_layout import split_wide_conv3d
+
+    narrow, _ = _conv3d_graph(6, (2, 2, 2), [0] * 6, False)
+    assert split_wide_conv3d(narrow) == 0
+    padded_along_x, _ = _conv3d_graph(64, (2, 3, 3), [1, 0, 0, 1, 0, 0], False)
+    assert split_wide_conv3d(padded_along_x) == 0
+
+
+def test_conv3d_export_uses_2d_convolutions(tmp_path):
+    path = calozoo.export_onnx("conv3d", tmp_path / "c.onnx", weights=None)
+    names = [node.name for node in onnx.load(str(path)).graph.node]
+    assert any("/as_2d_" in name for name in names)
