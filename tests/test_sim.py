@@ -155,3 +155,64 @@ def test_cell_probabilities_are_exact_integrals():
 def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate(**kwargs)
+
+
+def test_longitudinal_facts_of_photons_within_the_stated_tolerances(photons):
+    from calozoo.sim.calibration import TOLERANCES
+    from calozoo.sim.validation import measure_facts
+
+    checked = set()
+    for row in measure_facts(photons):
+        if row["fact"] in TOLERANCES and row["fact"] != "spread of the mean depth":
+            assert abs(row["value"] - row["geant4"]) <= TOLERANCES[row["fact"]], row
+            checked.add(row["fact"])
+    assert len(checked) == 5
+
+
+def test_photons_start_about_one_radiation_length_after_electrons():
+    from calozoo.sim.validation import depth_moments
+
+    clic = DETECTORS["clic-wsi"]
+    energies = np.full(800, 100.0)
+    electron, _ = depth_moments(simulate(energies, particle="electron", seed=4).images)
+    photon, _ = depth_moments(simulate(energies, particle="photon", seed=4).images)
+    later_x0 = (photon.mean() - electron.mean()) * clic.layer_x0
+    assert 0.8 < later_x0 < 1.6     # 9/7 X0, less what the back section compresses
+
+
+def test_back_section_layers():
+    clic = DETECTORS["clic-wsi"]
+    front, back = clic.layers - clic.back_layers, clic.back_layers
+    assert back > 0 and clic.back_absorber_mm > clic.absorber_mm
+    assert np.allclose(clic.layer_x0s[:front], clic.layer_x0)
+    assert np.all(clic.layer_x0s[front:] > 2 * clic.layer_x0)
+    assert clic.total_x0 == pytest.approx(clic.layer_x0s.sum())
+    weights = clic.layer_weights
+    assert np.all(weights[:front] == 1.0)
+    assert np.all((weights[front:] > 0.3) & (weights[front:] < 0.6))
+    assert np.all(DETECTORS["pbwo4"].layer_weights == 1.0)
+
+
+def test_calibration_fit_recovers_a_perturbed_detector():
+    import dataclasses
+
+    from calozoo.sim import calibration
+
+    clic = DETECTORS["clic-wsi"]
+    energies = calibration.bin_energies(300, np.random.default_rng(0))
+    calibrated = calibration.score(calibration.longitudinal_facts(clic, energies))
+    shifted = calibration._current(clic) * [1.15, 0.8, 1.0, 1.0, 1.0] + [0, 0, 0.5, 0.3, 0]
+    perturbed = calibration.with_parameters(clic, shifted)
+    assert dataclasses.asdict(perturbed) != dataclasses.asdict(clic)
+    worse = calibration.score(calibration.longitudinal_facts(perturbed, energies))
+    _, value = calibration.fit(perturbed, per_bin=300, iterations=40, restarts=1)
+    assert worse > 3 * calibrated
+    assert value < 0.5 * worse
+
+
+def test_calibration_prints_simulated_beside_real(capsys):
+    from calozoo.sim import calibration
+
+    calibration.main(["-n", "200", "--seed", "1"])
+    out = capsys.readouterr().out
+    assert "mean depth" in out and "Geant4" in out and "±" in out

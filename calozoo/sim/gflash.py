@@ -13,10 +13,11 @@ import math
 
 import numpy as np
 
-from calozoo.sim.detector import Detector
+from calozoo.sim.detector import PHOTON_CONVERSION_X0, Detector, LongitudinalParameters
 
-PHOTON_CONVERSION_X0 = 9.0 / 7.0
-"""Mean depth of a photon's first conversion, in radiation lengths."""
+__all__ = ["PHOTON_CONVERSION_X0", "LongitudinalParameters", "longitudinal_profiles",
+           "radial_parameters", "regularized_gamma_p"]
+
 
 
 def _log_gamma(a: np.ndarray) -> np.ndarray:
@@ -95,10 +96,12 @@ def _inverse_linear(s1: float, s2: float, log_y: np.ndarray) -> np.ndarray:
 def longitudinal_profiles(energies: np.ndarray, detector: Detector, rng: np.random.Generator
                           ) -> LongitudinalProfiles:
     """Draw fluctuated longitudinal parameters (correlated ln T, ln α) for each shower."""
+    parameters = detector.longitudinal
     z = detector.z_eff
     log_y = np.log(energies * 1000.0 / detector.critical_energy_mev)
-    mean_log_t = np.log(np.maximum(-0.812 + log_y, 0.1))
-    mean_log_alpha = np.log(np.maximum(0.81 + (0.458 + 2.26 / z) * log_y, 0.1))
+    mean_log_t = np.log(np.maximum(parameters.t_hom + parameters.t_log * log_y, 0.1))
+    mean_log_alpha = np.log(np.maximum(
+        parameters.a_hom + (parameters.a_log + parameters.a_z / z) * log_y, 0.1))
     if detector.homogeneous:
         sigma_t = _inverse_linear(-1.4, 1.26, log_y)
         sigma_alpha = _inverse_linear(-0.58, 0.86, log_y)
@@ -106,11 +109,15 @@ def longitudinal_profiles(energies: np.ndarray, detector: Detector, rng: np.rand
     else:
         inverse_fs, one_minus_e = 1.0 / detector.f_s, 1.0 - detector.e_hat
         mean_log_t = np.log(np.maximum(
-            np.exp(mean_log_t) - 0.55 * inverse_fs - 0.69 * one_minus_e, 1.1))
-        mean_log_alpha = np.log(np.maximum(np.exp(mean_log_alpha) - 0.476 * inverse_fs, 1.1))
-        sigma_t = _inverse_linear(-2.5, 1.25, log_y)
-        sigma_alpha = _inverse_linear(-0.82, 0.79, log_y)
-        rho = 0.784 - 0.023 * log_y
+            np.exp(mean_log_t) + parameters.t_fs * inverse_fs + parameters.t_e * one_minus_e,
+            1.1))
+        mean_log_alpha = np.log(np.maximum(
+            np.exp(mean_log_alpha) + parameters.a_fs * inverse_fs, 1.1))
+        sigma_t = _inverse_linear(*parameters.sigma_t, log_y)
+        sigma_alpha = _inverse_linear(*parameters.sigma_alpha, log_y)
+        rho = parameters.rho[0] + parameters.rho[1] * log_y
+    sigma_t = sigma_t * parameters.fluctuation_scale
+    sigma_alpha = sigma_alpha * parameters.fluctuation_scale
     rho = np.clip(rho, -1.0, 1.0)
     z1, z2 = rng.standard_normal((2, len(energies)))
     plus, minus = np.sqrt((1.0 + rho) / 2.0), np.sqrt((1.0 - rho) / 2.0)

@@ -18,7 +18,7 @@ from calozoo.data.showers import Showers, check_angles, check_energies, parse_ge
 from calozoo.sim import cells
 from calozoo.sim.detector import Detector, get_detector
 from calozoo.sim.gflash import (
-    PHOTON_CONVERSION_X0, longitudinal_profiles, radial_parameters, regularized_gamma_p,
+    longitudinal_profiles, radial_parameters, regularized_gamma_p,
 )
 
 GEOMETRIES = ((25, 25, 25), (51, 51, 25))
@@ -100,20 +100,11 @@ def _simulate_chunk(energies: np.ndarray, angles: np.ndarray | None, shape, dete
     theta = np.radians(angles) if angles is not None else np.full(n, math.pi / 2)
     sin_theta = np.sin(theta)
 
-    profiles = longitudinal_profiles(energies, detector, rng)
-    start = (rng.exponential(PHOTON_CONVERSION_X0, n) if particle == "photon" else np.zeros(n))
-
     steps = nz * substeps
-    boundaries = np.arange(steps + 1) / substeps * detector.layer_x0      # X0 along z
-    depth = boundaries[None, :] / sin_theta[:, None] - start[:, None]     # X0 along the axis
-    depth = np.maximum(depth, 0.0)
-    energy_cdf = regularized_gamma_p(profiles.alpha[:, None], profiles.beta[:, None] * depth)
+    profiles, depth, deposited, visible = longitudinal_steps(
+        energies, detector, particle, rng, steps, sin_theta)
     spot_cdf = regularized_gamma_p(profiles.spot_alpha[:, None],
                                    profiles.spot_beta[:, None] * depth)
-    deposited = energies[:, None] * np.diff(energy_cdf, axis=1)
-    c2 = detector.stochastic_term**2
-    fluctuated = np.where(deposited > 0, rng.gamma(np.maximum(deposited / c2, 1e-12), c2), 0.0)
-    visible = fluctuated * detector.sampling_fraction
     spots = np.rint(profiles.spots[:, None] * np.diff(spot_cdf, axis=1))
     spots = np.where(deposited > 0, np.maximum(spots, 1), 0).astype(np.int64)
 
@@ -123,13 +114,45 @@ def _simulate_chunk(energies: np.ndarray, angles: np.ndarray | None, shape, dete
     core, tail = core * to_cells, tail * to_cells
 
     # Shower axis in cell coordinates (cell i spans [i, i+1)) at each step's middle.
-    z_mm = (np.arange(steps) + 0.5) / substeps * detector.layer_pitch_mm
+    step_mm = np.repeat(detector.layer_pitches_mm / substeps, substeps)
+    z_mm = np.cumsum(step_mm) - 0.5 * step_mm
     axis_x = np.full((n, steps), nx / 2.0)
     cot = np.cos(theta) / np.maximum(sin_theta, 1e-9)
-    axis_y = ny / 2.0 + (z_mm[None, :] - nz * detector.layer_pitch_mm / 2.0) * cot[:, None] \
+    axis_y = ny / 2.0 + (z_mm[None, :] - step_mm.sum() / 2.0) * cot[:, None] \
         / detector.cell_mm
     layer = np.broadcast_to(np.arange(steps) // substeps, (n, steps))
     return _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng)
+
+
+def longitudinal_steps(energies: np.ndarray, detector: Detector, particle: str,
+                       rng: np.random.Generator, steps: int,
+                       sin_theta: np.ndarray | None = None):
+    """The longitudinal part of a shower over ``steps`` (a multiple of the layers): Gamma
+    profiles, step boundaries (X0 along the axis from the shower start), deposited and
+    visible energy per step (GeV, sampling fluctuations included).
+
+    Returns
+    -------
+    tuple
+        ``(profiles, depth (N, steps + 1), deposited (N, steps), visible (N, steps))``.
+    """
+    n = len(energies)
+    if sin_theta is None:
+        sin_theta = np.ones(n)
+    profiles = longitudinal_profiles(energies, detector, rng)
+    start = (rng.exponential(detector.longitudinal.photon_start_x0, n) if particle == "photon"
+             else np.zeros(n))
+    substeps = steps // detector.layers
+    step_x0 = np.repeat(detector.layer_x0s / substeps, substeps)
+    boundaries = np.r_[0.0, np.cumsum(step_x0)]                          # X0 along z
+    depth = boundaries[None, :] / sin_theta[:, None] - start[:, None]     # X0 along the axis
+    depth = np.maximum(depth, 0.0)
+    energy_cdf = regularized_gamma_p(profiles.alpha[:, None], profiles.beta[:, None] * depth)
+    deposited = energies[:, None] * np.diff(energy_cdf, axis=1)
+    c2 = detector.stochastic_term**2
+    fluctuated = np.where(deposited > 0, rng.gamma(np.maximum(deposited / c2, 1e-12), c2), 0.0)
+    weights = np.repeat(detector.layer_weights, substeps) * detector.sampling_fraction
+    return profiles, depth, deposited, fluctuated * weights
 
 
 def _quantise(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

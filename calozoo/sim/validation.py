@@ -125,6 +125,7 @@ def per_shower_facts(images: np.ndarray, energies: np.ndarray) -> dict[str, np.n
     inside = containment(images)
     return {
         "response": total / energies,
+        "shower_max_layer": longitudinal.argmax(axis=1).astype(np.float64),
         "mean_depth": mean_depth,
         "rms_depth": rms_depth,
         "first_five_fraction": longitudinal[:, :5].sum(axis=1) / safe,
@@ -156,6 +157,8 @@ def real_facts(low: float = 0.0, high: float = 500.0) -> list[Fact]:
     facts = [
         Fact("response", "response", SAMPLING_FRACTION_BINS, GEANT4_SAMPLING_FRACTION,
              "GeV/GeV"),
+        Fact("layer of the shower maximum", "shower_max_layer", SHOWER_MAX_BINS,
+             GEANT4_SHOWER_MAX, "layer (0-based)"),
         Fact("mean depth", "mean_depth", LONGITUDINAL_BINS, GEANT4_MEAN_DEPTH, "layers"),
         Fact("spread of the mean depth", "mean_depth", LONGITUDINAL_BINS,
              GEANT4_MEAN_DEPTH_SPREAD, "layers", "spread"),
