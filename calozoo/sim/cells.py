@@ -62,17 +62,44 @@ def cell_table(offset_x: int, offset_y: int) -> np.ndarray:
 
 @functools.cache
 def sorted_table(offset_x: int, offset_y: int) -> tuple[np.ndarray, np.ndarray]:
-    """``cell_table`` flattened to (R, W·W) with cells by decreasing probability, and that
-    order (flat window indices). Multinomial draws over sorted cells finish early."""
-    table = cell_table(offset_x, offset_y).reshape(len(RADII), -1)
+    """``cell_table`` flattened to (R, W·W + 1) with cells by decreasing probability and, last,
+    the probability of falling outside the window; and that order (flat window indices).
+    Multinomial draws over sorted cells finish early."""
+    table = cell_table(offset_x, offset_y).reshape(len(RADII), -1).astype(np.float64)
     order = np.argsort(-table[np.searchsorted(RADII, 1.0)], kind="stable")
-    return np.ascontiguousarray(table[:, order]).astype(np.float64), order
+    table = table[:, order]
+    outside = np.clip(1.0 - table.sum(axis=1, keepdims=True), 0.0, 1.0)
+    table = np.concatenate([table, outside], axis=1)
+    return table / table.sum(axis=1, keepdims=True), order
+
+
+def interpolation_weights(radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the tables below each radius and the linear-in-log-R weight of the row above:
+    ``table[low] * (1 - fraction) + table[low + 1] * fraction``."""
+    position = np.interp(np.log(np.clip(radius, RADII[0], RADII[-1])), np.log(RADII),
+                         np.arange(len(RADII)))
+    low = np.minimum(position.astype(np.int64), len(RADII) - 2)
+    return low, position - low
+
+
+def mixture_probabilities(table: np.ndarray, core: np.ndarray, tail: np.ndarray,
+                          core_weight: np.ndarray) -> np.ndarray:
+    """Cell probabilities of the two-component radial profile, one row per (core, tail,
+    weight): the interpolated table rows mixed, as one matrix product."""
+    first = np.arange(len(core)) * len(RADII)
+    core_low, core_fraction = interpolation_weights(core)
+    tail_low, tail_fraction = interpolation_weights(tail)
+    tail_weight = 1.0 - core_weight
+    flat = np.concatenate([first + core_low, first + core_low + 1,
+                           first + tail_low, first + tail_low + 1])
+    weights = np.concatenate([core_weight * (1.0 - core_fraction), core_weight * core_fraction,
+                              tail_weight * (1.0 - tail_fraction), tail_weight * tail_fraction])
+    mixing = np.bincount(flat, weights, minlength=len(core) * len(RADII))
+    return mixing.reshape(len(core), len(RADII)) @ table
 
 
 def interpolate(table: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """Table rows at radii ``radius`` (1-D), linear in log R: shape (len(radius), ...)."""
-    position = np.interp(np.log(np.clip(radius, RADII[0], RADII[-1])), np.log(RADII),
-                         np.arange(len(RADII)))
-    low = np.minimum(position.astype(np.int64), len(RADII) - 2)
-    fraction = (position - low).reshape(-1, *([1] * (table.ndim - 1))).astype(table.dtype)
+    low, fraction = interpolation_weights(radius)
+    fraction = fraction.reshape(-1, *([1] * (table.ndim - 1))).astype(table.dtype)
     return table[low] * (1.0 - fraction) + table[low + 1] * fraction

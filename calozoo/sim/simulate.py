@@ -10,7 +10,9 @@ carrying the step's visible energy divided by the step's spot count.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from calozoo.sim.gflash import (
 
 GEOMETRIES = ((25, 25, 25), (51, 51, 25))
 PARTICLES = ("electron", "photon")
-CELLS_PER_CHUNK = 4_000_000
+CELLS_PER_CHUNK = 16_000_000
 ANGLE_LIMITS = (30.0, 150.0)
 
 
@@ -43,7 +45,7 @@ def _check_angles(angles, count: int, shape: tuple[int, int, int]) -> np.ndarray
 
 def simulate(energies, angles=None, *, geometry: str = "25x25x25",
              detector: str | Detector = "clic-wsi", particle: str = "electron",
-             seed: int | None = None) -> Showers:
+             seed: int | np.random.SeedSequence | None = None) -> Showers:
     """Simulate showers in the reference detector.
 
     Parameters
@@ -63,7 +65,8 @@ def simulate(energies, angles=None, *, geometry: str = "25x25x25",
     particle
         ``"electron"`` or ``"photon"``.
     seed
-        Seed of the random generator; the same seed gives identical showers.
+        Seed of the random generator; the same seed gives identical showers (whatever the
+        number of cores; chunks of showers run on threads, one per allowed core).
 
     Returns
     -------
@@ -80,19 +83,41 @@ def simulate(energies, angles=None, *, geometry: str = "25x25x25",
     found = get_detector(detector)
     primary = check_energies(energies)
     tilt = _check_angles(angles, len(primary), shape)
-    rng = np.random.default_rng(seed)
     images = np.empty((len(primary), *shape), dtype=np.float32)
     chunk = max(1, CELLS_PER_CHUNK // math.prod(shape))
-    for start in range(0, len(primary), chunk):
+    starts = range(0, len(primary), chunk)
+    # One random stream per chunk of fixed size: the showers depend on the seed only, not on
+    # how many threads run the chunks.
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    streams = root.spawn(len(starts))
+
+    def run(index: int) -> None:
+        start = starts[index]
         stop = min(start + chunk, len(primary))
-        images[start:stop] = _simulate_chunk(
-            primary[start:stop], None if tilt is None else tilt[start:stop], shape, found,
-            particle, rng)
+        _simulate_chunk(primary[start:stop], None if tilt is None else tilt[start:stop],
+                        shape, found, particle, np.random.default_rng(streams[index]),
+                        images[start:stop])
+
+    workers = min(len(starts), _cores())
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, range(len(starts))))
+    else:
+        for index in range(len(starts)):
+            run(index)
     return Showers(images, primary, tilt)
 
 
+def _cores() -> int:
+    """The cores this process may run on (numpy's sampling releases the GIL)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _simulate_chunk(energies: np.ndarray, angles: np.ndarray | None, shape, detector: Detector,
-                    particle: str, rng: np.random.Generator) -> np.ndarray:
+                    particle: str, rng: np.random.Generator, out: np.ndarray) -> None:
     n = len(energies)
     nx, ny, nz = shape
     tilted = angles is not None and np.any(angles != 90.0)
@@ -121,7 +146,7 @@ def _simulate_chunk(energies: np.ndarray, angles: np.ndarray | None, shape, dete
     axis_y = ny / 2.0 + (z_mm[None, :] - step_mm.sum() / 2.0) * cot[:, None] \
         / detector.cell_mm
     layer = np.broadcast_to(np.arange(steps) // substeps, (n, steps))
-    return _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng)
+    _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng, out)
 
 
 def longitudinal_steps(energies: np.ndarray, detector: Detector, particle: str,
@@ -163,7 +188,9 @@ def _quantise(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cell, quantised - cell * steps
 
 
-def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng):
+def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng, out):
+    """Draw each step's spots over the cells around the axis and write the visible energy
+    per cell into ``out`` (n, X, Y, Z)."""
     n = visible.shape[0]
     nx, ny, nz = shape
     half = cells.WINDOW // 2
@@ -176,26 +203,35 @@ def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, r
     core_r, tail_r, core_w = core[active], tail[active], weight[active]
     layers = layer[shower_index, step_index]
 
-    accumulated = np.zeros(n * nx * ny * nz, dtype=np.float64)
+    # Flat index of the window's corner cell in each row's layer; a window cell adds its own
+    # offset. Only rows whose window crosses the grid's edge need a mask.
+    corner = ((shower_index * nx + cell_x - half) * ny + cell_y - half) * nz + layers
+    crosses = ((cell_x - half < 0) | (cell_x + half >= nx) | (cell_y - half < 0)
+               | (cell_y + half >= ny))
+    cells_hit, deposits = [], []
     keys = offset_x * 16 + offset_y
     for key in np.unique(keys):
         chosen = np.nonzero(keys == key)[0]
         table, order = cells.sorted_table(int(offset_x[chosen[0]]), int(offset_y[chosen[0]]))
-        w = core_w[chosen, None]
-        probability = w * cells.interpolate(table, core_r[chosen]) + (1.0 - w) * \
-            cells.interpolate(table, tail_r[chosen])
-        outside = np.clip(1.0 - probability.sum(axis=1, keepdims=True), 0.0, 1.0)
-        pvals = np.concatenate([probability, outside], axis=1)
-        pvals /= pvals.sum(axis=1, keepdims=True)
-        counts = rng.multinomial(counts_total[chosen], pvals)[:, :-1]
+        pvals = cells.mixture_probabilities(table, core_r[chosen], tail_r[chosen],
+                                            core_w[chosen])
+        counts = rng.multinomial(counts_total[chosen], pvals)
         rows, slots = np.nonzero(counts)
-        wx, wy = np.divmod(order[slots], cells.WINDOW)
+        kept = slots < cells.WINDOW**2              # the last column: outside the window
+        rows, slots = rows[kept], slots[kept]
+        wx, wy = np.divmod(order, cells.WINDOW)
         entry = chosen[rows]
-        gx = cell_x[entry] - half + wx
-        gy = cell_y[entry] - half + wy
-        inside = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
-        flat = ((shower_index[entry] * nx + gx) * ny + gy) * nz + layers[entry]
+        flat = corner[entry] + ((wx * ny + wy) * nz)[slots]
         deposit = counts[rows, slots] * spot_energy[entry]
-        accumulated += np.bincount(flat[inside], weights=deposit[inside],
-                                   minlength=accumulated.size)
-    return accumulated.reshape(n, nx, ny, nz).astype(np.float32)
+        if crosses[chosen].any():
+            gx = cell_x[entry] - half + wx[slots]
+            gy = cell_y[entry] - half + wy[slots]
+            inside = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
+            flat, deposit = flat[inside], deposit[inside]
+        cells_hit.append(flat)
+        deposits.append(deposit)
+    if not cells_hit:
+        out[...] = 0.0
+        return
+    out[...] = np.bincount(np.concatenate(cells_hit), weights=np.concatenate(deposits),
+                           minlength=n * nx * ny * nz).reshape(out.shape)
