@@ -216,3 +216,20 @@ def test_calibration_prints_simulated_beside_real(capsys):
     calibration.main(["-n", "200", "--seed", "1"])
     out = capsys.readouterr().out
     assert "mean depth" in out and "Geant4" in out and "±" in out
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+def test_same_seed_same_showers_on_any_number_of_cores():
+    import os
+
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two cores")
+    energies = np.random.default_rng(1).uniform(2, 500, 600)   # three chunks of 51x51x25
+    threaded = simulate(energies, geometry="51x51x25", seed=9).images
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        serial = simulate(energies, geometry="51x51x25", seed=9).images
+    finally:
+        os.sched_setaffinity(0, allowed)
+    np.testing.assert_array_equal(threaded, serial)

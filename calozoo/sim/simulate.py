@@ -191,7 +191,6 @@ def _quantise(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, rng, out):
     """Draw each step's spots over the cells around the axis and write the visible energy
     per cell into ``out`` (n, X, Y, Z)."""
-    n = visible.shape[0]
     nx, ny, nz = shape
     half = cells.WINDOW // 2
     active = spots > 0
@@ -208,7 +207,8 @@ def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, r
     corner = ((shower_index * nx + cell_x - half) * ny + cell_y - half) * nz + layers
     crosses = ((cell_x - half < 0) | (cell_x + half >= nx) | (cell_y - half < 0)
                | (cell_y + half >= ny))
-    cells_hit, deposits = [], []
+    out[...] = 0.0
+    cells_out = out.reshape(-1)
     keys = offset_x * 16 + offset_y
     for key in np.unique(keys):
         chosen = np.nonzero(keys == key)[0]
@@ -228,10 +228,4 @@ def _deposit(shape, visible, spots, core, tail, weight, axis_x, axis_y, layer, r
             gy = cell_y[entry] - half + wy[slots]
             inside = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
             flat, deposit = flat[inside], deposit[inside]
-        cells_hit.append(flat)
-        deposits.append(deposit)
-    if not cells_hit:
-        out[...] = 0.0
-        return
-    out[...] = np.bincount(np.concatenate(cells_hit), weights=np.concatenate(deposits),
-                           minlength=n * nx * ny * nz).reshape(out.shape)
+        np.add.at(cells_out, flat, deposit.astype(np.float32))
