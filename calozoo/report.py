@@ -158,27 +158,59 @@ def _energy_bins(plt, out: Path, ref: Summary, gen: Summary, title: str) -> str:
     return "total_energy_bins.png"
 
 
+RESPONSE_TOLERANCE = 0.10
+"""Physics tolerance on the response and resolution ratios, stated beside the statistics."""
+
+
+def significance(value: float, expected: float, error: float) -> str:
+    """"consistent within 2σ" or "differs by Nσ" for a value and its standard error."""
+    if not np.isfinite(error) or error <= 0:
+        return "no error estimate"
+    pulls = abs(value - expected) / error
+    return "consistent within 2σ" if pulls < 2 else f"differs by {pulls:.0f}σ"
+
+
+def _ratio_line(results: dict[str, float], key: str, name: str) -> str | None:
+    ratio = results.get(key)
+    if ratio is None:
+        return None
+    error = results.get(f"{key}_error", float("nan"))
+    tolerance = "within" if abs(ratio - 1) <= RESPONSE_TOLERANCE else "outside"
+    return (f"{name}: generated/reference = {ratio:.3f} ± {error:.3f}: "
+            f"{significance(ratio, 1.0, error)} of 1 (physics tolerance "
+            f"±{RESPONSE_TOLERANCE:.0%}: {tolerance}).")
+
+
 def _verdict(results: dict[str, float]) -> list[str]:
-    lines = []
-    ratio = results.get("response_mu90/ratio/all")
-    if ratio is not None:
-        lines.append(f"Response (μ90 of ΣE/Ep): generated/reference = {ratio:.3f} "
-                     f"({'within' if abs(ratio - 1) <= 0.1 else 'outside'} 10%).")
-    ratio = results.get("resolution/ratio/all")
-    if ratio is not None:
-        lines.append(f"Resolution (σ90/μ90): generated/reference = {ratio:.3f}.")
+    lines = [line for line in (
+        _ratio_line(results, "response_mu90/ratio/all", "Response (μ90 of ΣE/Ep)"),
+        _ratio_line(results, "response_rms90/ratio/all", "Response (rms90 mean of ΣE/Ep)"),
+        _ratio_line(results, "resolution/ratio/all", "Resolution (σ90/μ90)"),
+        _ratio_line(results, "resolution_rms90/ratio/all", "Resolution (rms90/mean)"),
+    ) if line]
     auc = results.get("classifier_auc")
     if auc is not None:
+        error = results.get("classifier_auc_error", float("nan"))
         quality = ("indistinguishable" if auc < 0.6 else "close" if auc < 0.75 else
                    "distinguishable" if auc < 0.95 else "clearly different")
-        lines.append(f"Classifier AUC = {auc:.3f} (0.5 = indistinguishable): {quality}.")
+        lines.append(f"Classifier AUC = {auc:.3f} ± {error:.3f} (0.5 = indistinguishable): "
+                     f"{significance(auc, 0.5, error)} of 0.5; {quality}.")
     separations = {key: value for key, value in results.items()
-                   if key.startswith("separation/") and key.count("/") == 1}
+                   if key.startswith("separation/") and key.count("/") == 1
+                   and not key.endswith("_error")}
     if separations:
         worst = max(separations, key=separations.get)
+        error = results.get(f"{worst}_error", float("nan"))
         lines.append(f"Largest separation power: {worst.split('/')[1]} = "
-                     f"{separations[worst]:.3f} (0 = identical, 1 = disjoint).")
+                     f"{separations[worst]:.3f} ± {error:.3f} (0 = identical, 1 = disjoint; "
+                     f"two samples of one distribution give about (bins − 1)/(2N)).")
     return lines
+
+
+def _error_text(error: float | None) -> str:
+    if error is None:
+        return ""
+    return f"± {error:.2g}" if np.isfinite(error) else "not estimated"
 
 
 def _label(role: str, sample) -> str:
@@ -292,8 +324,10 @@ def _write_report(plt, out: Path, reference, generated, *, title: str, classifie
     (out / "summary.json").write_text(json.dumps(_finite(
         {"title": title, "shape": list(ref.shape), "notes": list(notes or []),
          "results": results, "real_facts": facts}), indent=2) + "\n")
-    rows = "\n".join(f"<tr><td>{html.escape(key)}</td><td>{value:.5g}</td></tr>"
-                     for key, value in results.items())
+    rows = "\n".join(
+        f"<tr><td>{html.escape(key)}</td><td>{value:.5g}</td><td>"
+        f"{_error_text(results.get(key + '_error'))}</td></tr>"
+        for key, value in results.items() if not key.endswith("_error"))
     verdict = "".join(f"<li>{html.escape(line)}</li>" for line in _verdict(results))
     images = "\n".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{name}'
                        f"</figcaption></figure>" for name in files)
@@ -311,7 +345,8 @@ energies in GeV{', angles in degrees' if ref.angles is not None else ''}.</p>
  if facts else ""}
 <h2>Plots</h2>
 {images}
-<h2>All numbers</h2><table>{rows}</table>
+<h2>All numbers</h2><table><tr><th>quantity</th><th>value</th><th>standard error</th></tr>
+{rows}</table>
 <p>Energy bins: ±5 GeV around 50, 100, 200, 500 GeV. Separation power: CaloChallenge
 definition. Projection MSE and SSIM (L = 1e-4): the seed paper's.</p>
 </body></html>

@@ -161,3 +161,75 @@ def test_report_and_cli(samples, tmp_path):
                           str(tmp_path / "missing.h5"), "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing.h5" in bad.stderr
+
+
+def test_rms90_is_the_narrowest_window():
+    rng = np.random.default_rng(0)
+    core = rng.normal(1.0, 0.1, 9000)
+    tailed = np.concatenate([core, rng.uniform(0.0, 0.6, 1000)])   # a one-sided low tail
+    mean, rms = metrics.rms90(tailed)
+    mu, sigma = metrics.mu90_sigma90(tailed)
+    assert rms < sigma                 # the symmetric trim keeps part of the tail
+    assert mean == pytest.approx(1.0, abs=0.01) and mu < mean
+    normal = rng.normal(0.0, 1.0, 20000)
+    assert metrics.rms90(normal)[1] == pytest.approx(metrics.mu90_sigma90(normal)[1], rel=0.02)
+    with pytest.raises(ValueError, match="empty"):
+        metrics.rms90([])
+
+
+def test_auc_error_hanley_mcneil():
+    from calozoo.metrics.distances import auc_error
+
+    assert auc_error(0.5, 100, 100) == pytest.approx(math.sqrt(16.75e-4), rel=1e-6)
+    assert auc_error(0.99, 100, 100) < auc_error(0.7, 100, 100)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    energies = np.full(500, 100.0)
+    return simulate(energies, seed=31), simulate(energies, seed=32)
+
+
+def test_compare_gives_every_bootstrapped_number_an_error(pair):
+    first, second = pair
+    results = metrics.compare(first, second, classifier=False, bootstrap=40, seed=3)
+    again = metrics.compare(first, second, classifier=False, bootstrap=40, seed=3)
+    assert results == again or all(
+        (a == b) or (math.isnan(a) and math.isnan(b))
+        for a, b in zip(results.values(), again.values()))
+    for key in ("response_mu90/ratio/all", "resolution/ratio/100GeV",
+                "response_rms90/generated/100GeV", "resolution_rms90/ratio/all",
+                "hits_mean/ratio/all", "separation/hits", "separation/total_energy/100GeV",
+                "fpd", "kpd"):
+        assert results[f"{key}_error"] > 0, key
+    # a response ratio of two samples of one distribution is 1 within its error
+    assert abs(results["response_mu90/ratio/all"] - 1) < 3 * \
+        results["response_mu90/ratio/all_error"]
+    assert "response_mu90/ratio/all_error" not in metrics.compare(
+        first, second, classifier=False, bootstrap=0)
+
+
+def test_verdict_flags_a_five_percent_shift_and_not_identical_distributions(pair):
+    from calozoo.report import _verdict
+
+    first, second = pair
+    same = _verdict(metrics.compare(first, second, classifier=False))
+    shifted = Showers(second.images * 1.05, second.energies)
+    different = _verdict(metrics.compare(first, shifted, classifier=False))
+    assert "consistent within 2σ" in same[0] and "within)" in same[0]
+    assert "differs by" in different[0] and "within)" in different[0]   # 5% < 10% tolerance
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3])
+def test_separation_power_error_matches_the_spread_of_replicas(shift):
+    from calozoo.metrics.distances import separation_power_error
+
+    rng = np.random.default_rng(5)
+    p = np.exp(-0.5 * ((np.arange(12) - 5.5) / 2.5) ** 2)
+    q = np.exp(-0.5 * ((np.arange(12) - 5.5 - shift * 5) / 2.5) ** 2)
+    values, errors = [], []
+    for _ in range(400):
+        a, b = rng.multinomial(2000, p / p.sum()), rng.multinomial(1500, q / q.sum())
+        values.append(metrics.separation_power(a, b))
+        errors.append(separation_power_error(a, b))
+    assert np.std(values) / np.sqrt(np.mean(np.square(errors))) == pytest.approx(1.0, abs=0.15)
