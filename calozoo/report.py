@@ -1,6 +1,8 @@
 """``calozoo.report(reference, generated, out_dir)``: plots, index.html and summary.json.
 
-Needs matplotlib (``pip install 'calozoo[hep]'``); uses mplhep's style when installed.
+Needs matplotlib (``pip install 'calozoo[hep]'``); uses mplhep's experiment-neutral ROOT style
+when installed. Every plot has error bars, a generated/reference ratio panel and a label with
+the samples and their sizes, and is written as PNG (150 dpi) and PDF.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ def _pyplot():
     import matplotlib.pyplot as plt
     try:
         import mplhep
-        plt.style.use(mplhep.style.CMS)
+        plt.style.use(mplhep.style.ROOT)      # experiment-neutral
     except ImportError:
         pass
+    plt.rcParams.update({"font.size": 11, "axes.labelsize": 11, "axes.titlesize": 11,
+                         "legend.fontsize": 9, "xtick.labelsize": 10, "ytick.labelsize": 10})
     return plt
 
 
@@ -44,118 +48,204 @@ def _energy_grid(ref: Summary, gen: Summary, bins: int = 10) -> np.ndarray:
     return np.linspace(low, high * (1 + 1e-9), bins + 1)
 
 
-def _binned_mu_sigma(summary: Summary, edges: np.ndarray):
-    mus, resolutions = [], []
-    for low, high in zip(edges[:-1], edges[1:]):
-        selected = (summary.energies >= low) & (summary.energies < high)
-        if selected.sum() < 3:
-            mus.append(np.nan)
-            resolutions.append(np.nan)
-            continue
-        mu, sigma = mu90_sigma90(summary.features["sampling_fraction"][selected])
-        mus.append(mu)
-        resolutions.append(sigma / mu if mu else np.nan)
-    return np.array(mus), np.array(resolutions)
+DPI = 150
 
 
-def _profile_plots(plt, out: Path, ref: Summary, gen: Summary, title: str) -> list[str]:
+def _figure(plt):
+    """A figure with a main panel and a ratio panel under it."""
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True,
+                                         gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    return figure, top, bottom
+
+
+def _ratio_panel(axis, x, ref, ref_error, gen, gen_error, xlabel: str, **kwargs) -> None:
+    """generated / reference with the two relative errors added in quadrature."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = gen / ref
+        error = np.abs(ratio) * np.hypot(ref_error / ref, gen_error / gen)
+    axis.errorbar(x, ratio, yerr=error, fmt="s", ms=3, color=COLOURS["generated"], **kwargs)
+    axis.axhline(1.0, color="grey", lw=1)
+    finite = ratio[np.isfinite(ratio)]
+    if finite.size:
+        spread = min(max(np.abs(finite - 1).max() * 1.2, 0.05), 1.0)
+        axis.set_ylim(1 - spread, 1 + spread)
+    axis.set(xlabel=xlabel, ylabel="gen / ref")
+
+
+def _save(figure, out: Path, name: str, label: str, plt) -> str:
+    """Write ``name``.png (150 dpi) and ``name``.pdf with the samples' label on the plot."""
+    figure.text(0.99, 0.995, label, ha="right", va="top", fontsize=7, color="0.3")
+    figure.savefig(out / f"{name}.png", dpi=DPI, bbox_inches="tight")
+    figure.savefig(out / f"{name}.pdf", bbox_inches="tight")
+    plt.close(figure)
+    return f"{name}.png"
+
+
+def _profile_plots(plt, out: Path, ref: Summary, gen: Summary, title: str, label: str
+                   ) -> list[str]:
     files = []
     for kind, attr, xlabel in (("longitudinal", "longitudinal", "layer"),
                                ("lateral", "lateral", "distance from the barycentre [cells]")):
+        values = {}
+        for role, summary in (("reference", ref), ("generated", gen)):
+            profiles = getattr(summary, attr)
+            values[role] = (profiles.mean(axis=0),
+                            profiles.std(axis=0, ddof=1) / np.sqrt(max(len(profiles), 1)))
+        positions = np.arange(len(values["reference"][0]))
         for scale in ("linear", "log"):
-            figure, axis = plt.subplots(figsize=(7, 5))
-            for label, summary in (("reference", ref), ("generated", gen)):
-                profile = getattr(summary, attr).mean(axis=0)
-                axis.step(np.arange(len(profile)), profile, where="mid",
-                          color=COLOURS[label], label=label)
-            axis.set(xlabel=xlabel, ylabel="mean energy [GeV]", yscale=scale,
-                     title=f"{title}: {kind} profile")
-            axis.legend()
-            name = f"{kind}_profile_{scale}.png"
-            figure.savefig(out / name, dpi=90, bbox_inches="tight")
-            plt.close(figure)
-            files.append(name)
+            figure, top, bottom = _figure(plt)
+            for role, (mean, error) in values.items():
+                top.errorbar(positions, mean, yerr=error, drawstyle="steps-mid", capsize=2,
+                             color=COLOURS[role], label=role)
+            top.set(ylabel="mean energy [GeV]", yscale=scale,
+                    title=f"{title}: {kind} profile")
+            top.legend()
+            _ratio_panel(bottom, positions, *values["reference"], *values["generated"], xlabel)
+            files.append(_save(figure, out, f"{kind}_profile_{scale}", label, plt))
     return files
 
 
-def _response_plots(plt, out: Path, ref: Summary, gen: Summary, title: str) -> list[str]:
+def _binned_response(summary: Summary, edges: np.ndarray, replicas: int = 50, seed: int = 0):
+    """Per energy bin μ90 and σ90/μ90 with bootstrap errors: four arrays."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        values = summary.features["sampling_fraction"][(summary.energies >= low)
+                                                       & (summary.energies < high)]
+        if len(values) < 3:
+            rows.append([np.nan] * 4)
+            continue
+        mu, sigma = mu90_sigma90(values)
+        boot = np.array([mu90_sigma90(values[rng.integers(0, len(values), len(values))])
+                         for _ in range(replicas)])
+        rows.append([mu, np.std(boot[:, 0], ddof=1), sigma / mu,
+                     np.std(boot[:, 1] / boot[:, 0], ddof=1)])
+    return np.array(rows).T
+
+
+def _response_plots(plt, out: Path, ref: Summary, gen: Summary, title: str, label: str
+                    ) -> list[str]:
     edges = _energy_grid(ref, gen)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    ref_mu, ref_res = _binned_mu_sigma(ref, edges)
-    gen_mu, gen_res = _binned_mu_sigma(gen, edges)
+    half = 0.5 * np.diff(edges)
+    ref_values, gen_values = _binned_response(ref, edges), _binned_response(gen, edges)
     files = []
-    for name, ylabel, ref_values, gen_values in (
-            ("response", "response μ90(ΣE/Ep)", ref_mu, gen_mu),
-            ("resolution", "resolution σ90/μ90", ref_res, gen_res)):
-        figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
-                                             gridspec_kw={"height_ratios": (3, 1)})
-        top.plot(centres, ref_values, "o", color=COLOURS["reference"], label="reference")
-        top.plot(centres, gen_values, "s", color=COLOURS["generated"], label="generated")
-        top.set(ylabel=ylabel, title=f"{title}: {name} vs primary energy")
+    for index, (name, ylabel) in enumerate((("response", "response μ90(ΣE/Ep)"),
+                                            ("resolution", "resolution σ90/μ90"))):
+        figure, top, bottom = _figure(plt)
+        for role, values in (("reference", ref_values), ("generated", gen_values)):
+            top.errorbar(centres, values[2 * index], xerr=half, yerr=values[2 * index + 1],
+                         fmt="o" if role == "reference" else "s", capsize=2,
+                         color=COLOURS[role], label=role)
+        top.set(ylabel=ylabel,
+                title=f"{title}: {name} vs primary energy")
         top.legend()
-        bottom.plot(centres, gen_values / ref_values, "s", color=COLOURS["generated"])
-        bottom.axhline(1.0, color="grey", lw=1)
-        bottom.set(xlabel="primary energy [GeV]", ylabel="gen / ref")
-        figure.savefig(out / f"{name}.png", dpi=90, bbox_inches="tight")
-        plt.close(figure)
-        files.append(f"{name}.png")
+        _ratio_panel(bottom, centres, ref_values[2 * index], ref_values[2 * index + 1],
+                     gen_values[2 * index], gen_values[2 * index + 1], "primary energy [GeV]",
+                     xerr=half)
+        files.append(_save(figure, out, name, label, plt))
     return files
 
 
 def _histogram(plt, out: Path, name: str, ref_values, gen_values, xlabel: str, title: str,
-               bins=40, log_x: bool = False, log_y: bool = False) -> str:
-    figure, axis = plt.subplots(figsize=(7, 5))
-    both = np.concatenate([ref_values, gen_values])
-    both = both[np.isfinite(both)]
+               label: str, bins=40, log_x: bool = False, log_y: bool = False) -> str:
+    """Normalised histograms with Poisson errors, the ratio panel, and the separation power
+    (± its error) printed on the panel."""
+    from calozoo.metrics import distances
+
+    ref_values = np.asarray(ref_values, float)[np.isfinite(ref_values)]
+    gen_values = np.asarray(gen_values, float)[np.isfinite(gen_values)]
     if isinstance(bins, int):
-        low, high = np.percentile(both, [0.5, 99.5]) if both.size else (0, 1)
-        bins = np.linspace(low, high if high > low else low + 1, bins + 1)
-    for label, values in (("reference", ref_values), ("generated", gen_values)):
-        axis.hist(values[np.isfinite(values)], bins=bins, histtype="step", density=True,
-                  color=COLOURS[label], label=label)
-    axis.set(xlabel=xlabel, ylabel="normalised", title=title)
-    if log_x:
-        axis.set_xscale("log")
-    if log_y:
-        axis.set_yscale("log")
-    axis.legend()
-    figure.savefig(out / name, dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return name
-
-
-def _cell_spectrum(plt, out: Path, ref: Summary, gen: Summary, title: str) -> str:
-    figure, axis = plt.subplots(figsize=(7, 5))
-    widths = np.diff(CELL_EDGES)
-    for label, summary in (("reference", ref), ("generated", gen)):
-        density = summary.cell_counts / max(summary.cell_counts.sum(), 1) / widths
-        axis.stairs(density, CELL_EDGES, color=COLOURS[label], label=label)
-    axis.set(xscale="log", yscale="log", xlabel="cell energy [GeV]",
-             ylabel="normalised", title=f"{title}: single-cell energy spectrum")
-    axis.legend()
-    figure.savefig(out / "cell_spectrum.png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return "cell_spectrum.png"
-
-
-def _energy_bins(plt, out: Path, ref: Summary, gen: Summary, title: str) -> str:
-    ref_bins, gen_bins = compare_module.energy_bins(ref), compare_module.energy_bins(gen)
-    labels = [label for label in ref_bins if label in gen_bins]
-    figure, axes = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 4), squeeze=False)
-    for axis, label in zip(axes[0], labels):
-        ref_values = ref.features["total_energy"][ref_bins[label]]
-        gen_values = gen.features["total_energy"][gen_bins[label]]
         both = np.concatenate([ref_values, gen_values])
-        edges = np.linspace(both.min(), both.max() + 1e-12, 30)
-        for name, values in (("reference", ref_values), ("generated", gen_values)):
-            axis.hist(values, bins=edges, histtype="step", density=True, color=COLOURS[name],
-                      label=name)
-        axis.set(xlabel="ΣE [GeV]", title=f"Ep: {label}")
-    axes[0][0].legend()
-    figure.suptitle(f"{title}: total deposited energy per energy bin")
-    figure.savefig(out / "total_energy_bins.png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return "total_energy_bins.png"
+        if log_x:
+            both = both[both > 0]
+            low, high = np.percentile(both, [0.5, 99.5]) if both.size else (1e-6, 1.0)
+            bins = np.geomspace(low, high if high > low else low * 10, bins + 1)
+        else:
+            low, high = np.percentile(both, [0.5, 99.5]) if both.size else (0, 1)
+            bins = np.linspace(low, high if high > low else low + 1, bins + 1)
+    widths = np.diff(bins)
+    centres = 0.5 * (bins[1:] + bins[:-1])
+    figure, top, bottom = _figure(plt)
+    densities = {}
+    for role, values in (("reference", ref_values), ("generated", gen_values)):
+        counts = np.histogram(np.clip(values, bins[0], bins[-1]), bins)[0].astype(float)
+        scale = max(len(values), 1) * widths
+        densities[role] = (counts / scale, np.sqrt(counts) / scale)
+        top.stairs(counts / scale, bins, color=COLOURS[role])
+        top.errorbar(centres, counts / scale, yerr=np.sqrt(counts) / scale, fmt="none",
+                     color=COLOURS[role], capsize=1.5, label=f"{role} (N = {len(values)})")
+    top.set(ylabel="normalised", title=title)
+    if log_x:
+        top.set_xscale("log")
+    if log_y:
+        top.set_yscale("log")
+    if len(ref_values) and len(gen_values):
+        counts = [np.histogram(np.clip(v, bins[0], bins[-1]), bins)[0]
+                  for v in (ref_values, gen_values)]
+        top.text(0.02, 0.97, f"separation power {distances.separation_power(*counts):.4f} ± "
+                 f"{distances.separation_power_error(*counts):.4f}", transform=top.transAxes,
+                 va="top", fontsize=8)
+    top.legend(fontsize=8)
+    _ratio_panel(bottom, centres, *densities["reference"], *densities["generated"], xlabel)
+    return _save(figure, out, name.removesuffix(".png"), label, plt)
+
+
+def _cell_spectrum(plt, out: Path, ref: Summary, gen: Summary, title: str, label: str) -> str:
+    figure, top, bottom = _figure(plt)
+    widths = np.diff(CELL_EDGES)
+    centres = np.sqrt(CELL_EDGES[1:] * CELL_EDGES[:-1])
+    densities = {}
+    for role, summary in (("reference", ref), ("generated", gen)):
+        total = max(summary.cell_counts.sum(), 1)
+        density = summary.cell_counts / total / widths
+        error = np.sqrt(summary.cell_counts) / total / widths
+        densities[role] = (density, error)
+        top.stairs(density, CELL_EDGES, color=COLOURS[role], label=role)
+        top.errorbar(centres, density, yerr=error, fmt="none", color=COLOURS[role],
+                     capsize=1)
+    top.set(xscale="log", yscale="log", ylabel="normalised",
+            title=f"{title}: single-cell energy spectrum")
+    top.legend()
+    _ratio_panel(bottom, centres, *densities["reference"], *densities["generated"],
+                 "cell energy [GeV]")
+    bottom.set_xscale("log")
+    return _save(figure, out, "cell_spectrum", label, plt)
+
+
+def _feature_histograms(plt, out: Path, ref: Summary, gen: Summary, title: str, label: str
+                        ) -> list[str]:
+    """E_dep/E_inc, hits, centres of energy, widths, per-layer energies, per energy bin ΣE."""
+    files = [_histogram(plt, out, "sampling_fraction.png",
+                        ref.features["sampling_fraction"], gen.features["sampling_fraction"],
+                        "E_dep / E_inc", f"{title}: deposited over incident energy", label),
+             _histogram(plt, out, "hits.png", ref.features["hits"], gen.features["hits"],
+                        "cells above 1e-5 GeV", f"{title}: hits", label)]
+    for key, text in (("m1_x", "centre of energy in x [cells]"),
+                      ("m1_y", "centre of energy in y [cells]"),
+                      ("m1_z", "centre of energy in z [layers]"),
+                      ("m2_x", "width in x [cells]"), ("m2_y", "width in y [cells]"),
+                      ("m2_z", "width in z [layers]")):
+        if key in ref.features and key in gen.features:
+            files.append(_histogram(plt, out, f"{key}.png", ref.features[key],
+                                    gen.features[key], text, f"{title}: {text}", label))
+    if ref.longitudinal is not None and gen.longitudinal is not None:
+        layers = ref.longitudinal.shape[1]
+        for layer in sorted({layers // 5, layers // 2, (4 * layers) // 5}):
+            files.append(_histogram(
+                plt, out, f"layer_{layer}_energy.png", ref.longitudinal[:, layer],
+                gen.longitudinal[:, layer], f"energy in layer {layer} [GeV]",
+                f"{title}: energy in layer {layer}", label, log_y=True))
+    ref_bins, gen_bins = compare_module.energy_bins(ref), compare_module.energy_bins(gen)
+    for bin_label in ref_bins:
+        if bin_label == "all" or bin_label not in gen_bins:
+            continue
+        files.append(_histogram(
+            plt, out, f"total_energy_{bin_label}.png",
+            ref.features["total_energy"][ref_bins[bin_label]],
+            gen.features["total_energy"][gen_bins[bin_label]], "ΣE [GeV]",
+            f"{title}: total deposited energy, Ep {bin_label}", label, bins=30))
+    return files
 
 
 RESPONSE_TOLERANCE = 0.10
@@ -309,17 +399,19 @@ def _write_report(plt, out: Path, reference, generated, *, title: str, classifie
     gen = summarise(generated, progress=progress, name=_label("generated", generated))
     results = compare_module.compare(ref, gen, classifier=classifier)
     files = []
+    label = (f"{title} | reference: {len(ref)} showers"
+             f"{'' if not isinstance(reference, (str, os.PathLike)) else f' ({reference})'} | "
+             f"generated: {len(gen)}"
+             f"{'' if not isinstance(generated, (str, os.PathLike)) else f' ({generated})'}")
     if ref.is_grid:
-        files += _profile_plots(plt, out, ref, gen, title)
-    files += _response_plots(plt, out, ref, gen, title)
-    files.append(_histogram(plt, out, "hits.png", ref.features["hits"], gen.features["hits"],
-                            "cells above 1e-5 GeV", f"{title}: hits"))
-    files.append(_cell_spectrum(plt, out, ref, gen, title))
-    files.append(_energy_bins(plt, out, ref, gen, title))
+        files += _profile_plots(plt, out, ref, gen, title, label)
+    files += _response_plots(plt, out, ref, gen, title, label)
+    files += _feature_histograms(plt, out, ref, gen, title, label)
+    files.append(_cell_spectrum(plt, out, ref, gen, title, label))
     if ref.angles is not None and "measured_angle" in ref.features:
         files.append(_histogram(plt, out, "measured_angle.png", ref.features["measured_angle"],
                                 gen.features["measured_angle"], "measured angle [degrees]",
-                                f"{title}: measured angle (3DGAN definition)"))
+                                f"{title}: measured angle (3DGAN definition)", label))
     facts = _facts_rows(reference, generated) if real_facts else []
     (out / "summary.json").write_text(json.dumps(_finite(
         {"title": title, "shape": list(ref.shape), "notes": list(notes or []),
@@ -329,7 +421,8 @@ def _write_report(plt, out: Path, reference, generated, *, title: str, classifie
         f"{_error_text(results.get(key + '_error'))}</td></tr>"
         for key, value in results.items() if not key.endswith("_error"))
     verdict = "".join(f"<li>{html.escape(line)}</li>" for line in _verdict(results))
-    images = "\n".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{name}'
+    images = "\n".join(f'<figure><a href="{name}"><img src="{name}" alt="{name}"></a>'
+                       f'<figcaption>{name} (<a href="{name[:-4]}.pdf">PDF</a>)'
                        f"</figcaption></figure>" for name in files)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -151,7 +151,8 @@ def test_report_and_cli(samples, tmp_path):
     names = {path.name for path in out.iterdir()}
     for expected in ("index.html", "summary.json", "longitudinal_profile_log.png",
                      "lateral_profile_linear.png", "response.png", "resolution.png",
-                     "hits.png", "cell_spectrum.png", "total_energy_bins.png"):
+                     "hits.png", "cell_spectrum.png", "sampling_fraction.png",
+                     "m1_z.png", "m2_x.png", "cell_spectrum.pdf"):
         assert expected in names
     summary = json.loads((out / "summary.json").read_text())
     assert summary["results"]["response_mu90/ratio/all"] == pytest.approx(1.0, abs=0.02)
