@@ -234,3 +234,90 @@ def test_separation_power_error_matches_the_spread_of_replicas(shift):
         values.append(metrics.separation_power(a, b))
         errors.append(separation_power_error(a, b))
     assert np.std(values) / np.sqrt(np.mean(np.square(errors))) == pytest.approx(1.0, abs=0.15)
+
+
+def test_layer_ssim_is_scikit_images_per_layer_gaussian_ssim():
+    from calozoo.metrics.distances import layer_ssim
+
+    first = simulate(np.full(3, 100.0), seed=1).images
+    second = simulate(np.full(3, 100.0), seed=2).images
+    value, error = layer_ssim(first, first, data_range=1.0)
+    assert value == pytest.approx(1.0) and error == pytest.approx(0.0, abs=1e-12)
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    data_range = float(first.max())
+    expected = np.mean([[skimage_metrics.structural_similarity(
+        first[i, :, :, z].astype(float), second[i, :, :, z].astype(float),
+        data_range=data_range, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+        for z in range(first.shape[-1])] for i in range(3)])
+    assert layer_ssim(first, second, data_range)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_calochallenge_fpd_kpd_are_jetnets():
+    from calozoo.metrics import calochallenge
+
+    jetnet = pytest.importorskip("jetnet.evaluation")   # jetnet needs numpy < 2: not in CI
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3000, 12)), rng.normal(0.05, 1.1, size=(3000, 12))
+    for ours, theirs in ((calochallenge.fpd(x, y, min_samples=2000, max_samples=5000),
+                          jetnet.fpd(x, y, min_samples=2000, max_samples=5000)),
+                         (calochallenge.kpd(x, y, batch_size=1000),
+                          jetnet.kpd(x, y, batch_size=1000))):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_calochallenge_estimators_small():
+    from calozoo.metrics import calochallenge
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(800, 6)), rng.normal(size=(800, 6))
+    same = calochallenge.fpd(x, y, min_samples=200, max_samples=500, num_batches=4)
+    shifted = calochallenge.fpd(x, y + 0.5, min_samples=200, max_samples=500, num_batches=4)
+    assert same[0] >= 0 and shifted[0] > same[0] + 10 * shifted[1]
+    kpd_same = calochallenge.kpd(x, y, batch_size=300)
+    kpd_shifted = calochallenge.kpd(x, y + 0.5, batch_size=300)
+    assert kpd_shifted[0] > kpd_same[0] + 3 * kpd_shifted[1]
+    parameters, _ = calochallenge._nonnegative_line(np.array([1.0, 2, 3]), np.array([3.0, 2, 1]))
+    assert parameters[1] == 0 and parameters[0] == pytest.approx(2.0)   # slope bound at 0
+
+
+def test_calochallenge_separation_drops_values_outside_the_bins():
+    from calozoo.metrics import calochallenge
+
+    edges = np.linspace(0, 1, 11)
+    inside = np.random.default_rng(2).uniform(0, 1, 500)
+    value, _ = calochallenge.separation(inside, np.concatenate([inside, np.full(300, 7.0)]),
+                                        edges)
+    assert value == pytest.approx(0.0)
+
+
+def test_isotonic_calibration_is_monotone_and_fits_steps():
+    from calozoo.metrics import calochallenge
+
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    labels = np.array([0, 1, 0, 0, 1, 1])
+    calibrate = calochallenge.isotonic(scores, labels)
+    fitted = calibrate(scores)
+    assert np.all(np.diff(fitted) >= 0)
+    np.testing.assert_allclose(fitted, [1e-6, 1 / 3, 1 / 3, 1 / 3, 1 - 1e-6, 1 - 1e-6])
+
+
+def test_calochallenge_cell_classifier_sees_a_scaled_sample():
+    from calozoo.metrics import calochallenge
+
+    showers = simulate(np.full(60, 100.0), seed=4)
+    other = simulate(np.full(60, 100.0), seed=5)
+    scores = calochallenge.classifier(showers.images, showers.energies, other.images * 1.5,
+                                      other.energies, epochs=8)
+    assert scores["auc"] > 0.9 and 0 <= scores["auc_error"] < 0.1 and scores["jsd"] > 0.3
+
+
+def test_compare_in_the_calochallenge_convention(pair):
+    first, second = pair
+    results = metrics.compare(first, second, classifier=False, convention="calochallenge",
+                              bootstrap=10)
+    for key in ("fpd", "kpd", "separation/etot_einc", "separation/e_layer_12",
+                "separation/voxel", "separation/centre_x_layer_12", "separation/width_y_layer_12"):
+        assert np.isfinite(results[key]) and results[f"{key}_error"] > 0, key
+    assert "separation/hits" not in results
+    with pytest.raises(ValueError, match="convention"):
+        metrics.compare(first, second, convention="jetnet")

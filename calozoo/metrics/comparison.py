@@ -131,23 +131,59 @@ def _fpd_error(reference: np.ndarray, generated: np.ndarray, ref_energies: np.nd
     return float(np.std(values, ddof=1))
 
 
+def _calochallenge(result: dict[str, float], ref: Summary, gen: Summary, classifier: bool,
+                   seed: int) -> None:
+    """Replace the separation powers, FPD, KPD and classifier by CaloChallenge's."""
+    from calozoo.metrics import calochallenge
+
+    for key in [key for key in result if key.startswith("separation/")]:
+        del result[key]
+    for name, (value, error) in calochallenge.separation_powers(ref, gen).items():
+        result[f"separation/{name}"], result[f"separation/{name}_error"] = value, error
+    ref_features, gen_features = calochallenge.features(ref), calochallenge.features(gen)
+    result["fpd"], result["fpd_error"] = calochallenge.fpd(ref_features, gen_features)
+    result["kpd"], result["kpd_error"] = calochallenge.kpd(ref_features, gen_features)
+    if classifier and ref.images is not None and gen.images is not None and \
+            min(len(ref.images), len(gen.images)) >= 10:
+        scores = calochallenge.classifier(ref.images, ref.energies[:len(ref.images)],
+                                          gen.images, gen.energies[:len(gen.images)],
+                                          seed=seed)
+        result["classifier_auc"], result["classifier_auc_error"] = scores["auc"], \
+            scores["auc_error"]
+        result["classifier_jsd"] = scores["jsd"]
+
+
 def compare(reference, generated, *, classifier: bool = True, progress: bool = False,
-            batch_size: int = 1000, bootstrap: int = BOOTSTRAP, seed: int = 0
-            ) -> dict[str, float]:
+            batch_size: int = 1000, bootstrap: int = BOOTSTRAP, seed: int = 0,
+            convention: str = "calozoo") -> dict[str, float]:
     """Compare two samples (Showers, (images, energies[, angles]) or file paths).
 
     Returns a flat dict of scalars: per energy bin the response (ΣE/Ep) and resolution of
     both samples and their ratios, as μ90 and σ90/μ90 (symmetric 5% trims, the seed paper's)
     and as rms90 (the narrowest window holding 90%), and the mean number of hits; separation
     powers of the observables and of the cell spectrum; the paper's projection MSE and SSIM
-    (L = 1e-4) of the mean projections; FPD and KPD; the classifier AUC.
+    (L = 1e-4 GeV) of the mean projections; ``ssim_layers``, the 3DGAN analysis's per-shower,
+    per-layer Gaussian-window SSIM (:func:`~calozoo.metrics.distances.layer_ssim`) of the first
+    ``summary.IMAGE_SAMPLE`` showers of each sample paired by rank in energy, with L the
+    reference's largest cell in GeV; FPD and KPD; the classifier AUC.
 
     Every value ``key`` comes with ``key + "_error"``, its standard error: from ``bootstrap``
     replicas that resample the showers of both samples (within each energy bin; seeded by
     ``seed``), from the estimator itself for FPD and KPD (JetNet's), and from the test-set
     sizes for the AUC (Hanley–McNeil). The cell spectrum, projections and SSIM are not
     resampled (their error is NaN). ``bootstrap=0`` gives no errors.
+
+    ``convention="calochallenge"`` computes FPD, KPD, the separation powers and the classifier
+    as the CaloChallenge evaluation does (:mod:`calozoo.metrics.calochallenge`: its feature
+    set and scaling, JetNet's estimators and errors, its binning, its cell-level classifier
+    with AUC and JSD), so that they can be set beside published tables. The default
+    ``"calozoo"`` keeps estimators made for small samples: FPD and KPD on z-scored features
+    with every draw without replacement (JetNet's defaults draw 20,000–50,000 showers with
+    replacement, which repeats showers of a sample of a few thousand), separation powers on
+    √N bins that adapt to the sample, the classifier on high-level features.
     """
+    if convention not in ("calozoo", "calochallenge"):
+        raise ValueError(f"convention must be 'calozoo' or 'calochallenge', got {convention!r}")
     ref = reference if isinstance(reference, Summary) else summarise(
         reference, batch_size=batch_size, progress=progress, name="reference")
     gen = generated if isinstance(generated, Summary) else summarise(
@@ -221,6 +257,18 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
                 [distances.ssim(a, b) for a, b in zip(projections, other)]))
             result[f"projection_mse/{label}_error"] = float("nan")
             result[f"ssim/{label}_error"] = float("nan")
+        if ref.images is not None and gen.images is not None:
+            count = min(len(ref.images), len(gen.images))
+            if count >= 2:
+                # pairs by rank in primary energy; L = the reference's largest cell [GeV]
+                ref_order = np.argsort(ref.energies[:len(ref.images)], kind="stable")[:count]
+                gen_order = np.argsort(gen.energies[:len(gen.images)], kind="stable")[:count]
+                result["ssim_layers"], result["ssim_layers_error"] = distances.layer_ssim(
+                    ref.images[ref_order], gen.images[gen_order],
+                    data_range=float(ref.images.max()) or 1.0)
+        if convention == "calochallenge":
+            _calochallenge(result, ref, gen, classifier, seed)
+            return result
         ref_features, gen_features = high_level_features(ref), high_level_features(gen)
         mean, std = ref_features.mean(axis=0), ref_features.std(axis=0) + 1e-12
         ref_scaled, gen_scaled = (ref_features - mean) / std, (gen_features - mean) / std

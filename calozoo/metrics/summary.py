@@ -16,6 +16,9 @@ ENERGY_BINS = ((45.0, 55.0), (95.0, 105.0), (195.0, 205.0), (495.0, 505.0))
 CELL_EDGES = np.logspace(-7, 2, 91)
 """Bins (GeV) of the single-cell energy spectrum."""
 BATCH = 1000
+IMAGE_SAMPLE = 1000
+"""Showers a Summary keeps whole (the first ones), for per-shower SSIM and the cell-level
+classifier."""
 
 
 def batches_of(source, batch_size: int = BATCH) -> Iterator[Showers]:
@@ -55,6 +58,14 @@ class Summary:
     lateral: np.ndarray | None            # per shower (N, R)
     mean_projections: dict[str, tuple]    # bin label / "all" → (x, y, z) mean projections
     bin_counts: dict[str, int]
+    images: np.ndarray | None = None      # the first IMAGE_SAMPLE showers (grids only)
+    layer_centres: tuple | None = None    # (x, y) centres of energy per layer, (N, Z) each
+    layer_widths: tuple | None = None     # (x, y) widths per layer, (N, Z) each
+
+    @property
+    def layer_energies(self) -> np.ndarray | None:
+        """Energy per layer and shower (N, Z), in GeV."""
+        return self.longitudinal
 
     @property
     def is_grid(self) -> bool:
@@ -65,13 +76,16 @@ class Summary:
 
 
 def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
-              name: str = "sample") -> Summary:
-    """Stream ``source`` once and keep per-shower features and the accumulators."""
+              name: str = "sample", keep_images: int = IMAGE_SAMPLE) -> Summary:
+    """Stream ``source`` once and keep per-shower features and the accumulators, and the
+    first ``keep_images`` showers whole."""
     stream = batches_of(source, batch_size)
     if progress:
         from tqdm import tqdm
         stream = tqdm(stream, unit=" batches", desc=f"reading {name}")
-    energies, angles, longitudinal, lateral = [], [], [], []
+    energies, angles, longitudinal, lateral, kept = [], [], [], [], []
+    centres, widths = ([], []), ([], [])
+    kept_count = 0
     features: dict[str, list] = {}
     cell_counts = np.zeros(len(CELL_EDGES) - 1, dtype=np.int64)
     sums: dict[str, list] = {}
@@ -98,11 +112,17 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
         values["sampling_fraction"] = values["total_energy"] / batch.energies
         cell_counts += obs.cell_spectrum(images, CELL_EDGES)
         if batch.is_grid:
+            if kept_count < keep_images:
+                kept.append(np.asarray(images[:keep_images - kept_count], np.float32))
+                kept_count += len(kept[-1])
             values.update(obs.moments(images))
             values["shower_max_layer"] = obs.shower_max_layer(images).astype(np.float64)
             if batch.angles is not None:
                 values["measured_angle"] = obs.measured_angle(images)
             longitudinal.append(obs.longitudinal_profile(images))
+            for axis, (centre, width) in enumerate(zip(*_layer_moments(images))):
+                centres[axis].append(centre)
+                widths[axis].append(width)
             lateral.append(obs.lateral_profile(images))
             projections = obs.projections(images)
             selections = {"all": np.ones(len(batch), bool)}
@@ -133,7 +153,26 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
         mean_projections={label: tuple(p / counts[label] for p in sums[label])
                           for label in sums},
         bin_counts=counts,
+        images=np.concatenate(kept) if kept else None,
+        layer_centres=tuple(np.concatenate(c) for c in centres) if centres[0] else None,
+        layer_widths=tuple(np.concatenate(w) for w in widths) if widths[0] else None,
     )
+
+
+def _layer_moments(images: np.ndarray):
+    """Per layer, the energy-weighted centre and width in x and y, in cells from the grid
+    centre: ((centre_x, centre_y), (width_x, width_y)), each (N, Z)."""
+    images = np.asarray(images, np.float64)
+    layer = images.sum(axis=(1, 2))
+    safe = np.where(layer > 0, layer, 1.0)
+    results = []
+    for axis, size in ((1, images.shape[1]), (2, images.shape[2])):
+        position = np.arange(size) + 0.5 - size / 2.0
+        profile = images.sum(axis=3 - axis)            # (N, size, Z)
+        mean = np.einsum("nsz,s->nz", profile, position) / safe
+        second = np.einsum("nsz,s->nz", profile, position**2) / safe
+        results.append((mean, np.sqrt(np.clip(second - mean**2, 0.0, None))))
+    return (results[0][0], results[1][0]), (results[0][1], results[1][1])
 
 
 HIGH_LEVEL = ("sampling_fraction", "hits", "m1_x", "m1_y", "m1_z", "m2_x", "m2_y", "m2_z",
