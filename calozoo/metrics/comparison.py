@@ -43,6 +43,23 @@ def _responses(values: np.ndarray) -> dict[str, float]:
             "response_rms90": mean, "resolution_rms90": rms / mean if mean else float("nan")}
 
 
+def _values(summary: Summary, rows: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """A separation key's finite feature values (rows of its energy bin) and their primary
+    energies."""
+    _, feature, *label = key.split("/")
+    selected = rows[label[0] if label else "all"]
+    values, energies = summary.features[feature][selected], summary.energies[selected]
+    finite = np.isfinite(values)
+    return values[finite], energies[finite]
+
+
+def _histogram(summary: Summary, rows: dict, key: str, edges: dict) -> np.ndarray:
+    """Counts of a separation key's feature (rows of its energy bin) on its fixed bins."""
+    values, _ = _values(summary, rows, key)
+    bins = edges[key.removeprefix("separation/")]
+    return np.histogram(np.clip(values, bins[0], bins[-1]), bins)[0]
+
+
 def _scalars(ref: Summary, gen: Summary, ref_rows: dict, gen_rows: dict, edges: dict
              ) -> dict[str, float]:
     """The bootstrap-able results for one choice of showers (row indices per energy bin;
@@ -209,26 +226,30 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
         rng = np.random.default_rng(seed)
         strata = [_strata(ref.energies), _strata(gen.energies)]
         replicas = {key: [] for key in nominal}
+        separations = [key for key in nominal if key.startswith("separation/")]
+        histograms = {key: ([], []) for key in separations}
         for _ in range(bootstrap):
             resampled = [_resample(rows, groups, rng)
                          for rows, groups in zip((ref_rows, gen_rows), strata)]
             for key, value in _scalars(ref, gen, *resampled, edges).items():
                 replicas[key].append(value)
+            for key in separations:
+                for index, (summary, rows) in enumerate(zip((ref, gen), resampled)):
+                    histograms[key][index].append(_histogram(summary, rows, key, edges))
         for key, values in replicas.items():
             result[f"{key}_error"] = float(np.nanstd(values, ddof=1))
-        # a separation power is a sum of squares: the bootstrap adds its own noise floor
-        # to the samples' and overstates the error (pull width ~0.6); analytic instead
-        for key in nominal:
-            if key.startswith("separation/"):
-                feature = key.split("/")[1]
-                ref_sel, gen_sel = ((ref_rows[key.split("/")[2]], gen_rows[key.split("/")[2]])
-                                    if key.count("/") == 2 else (ref_rows["all"],
-                                                                 gen_rows["all"]))
-                reference = ref.features[feature][ref_sel]
-                generated = gen.features[feature][gen_sel]
-                result[f"{key}_error"] = distances.histogram_separation_error(
-                    reference[np.isfinite(reference)], generated[np.isfinite(generated)],
-                    edges[key.removeprefix("separation/")])
+        # A separation power is a sum of squares: the spread of its bootstrap replicas adds
+        # the resampling's own noise floor to the samples' (pull width ~0.6). Its error
+        # is the noise floor plus the linear error of a real difference instead, with the
+        # histograms' variances from the resampled histograms.
+        for key in separations:
+            reference, ref_energies = _values(ref, ref_rows, key)
+            generated, gen_energies = _values(gen, gen_rows, key)
+            order = np.argsort(np.r_[ref_energies, gen_energies], kind="stable")
+            strata = np.array_split(order, max(1, len(order) // (2 * STRATUM)))
+            result[f"{key}_error"] = distances.separation_power_error_resampled(
+                reference, generated, edges[key.removeprefix("separation/")], strata,
+                *histograms[key], seed=seed)
     if ref.cell_counts.sum() and gen.cell_counts.sum():
         result["separation/cell_spectrum"] = distances.separation_power(ref.cell_counts,
                                                                         gen.cell_counts)
