@@ -257,14 +257,18 @@ def _primaries(args: argparse.Namespace, with_angles: bool):
     energy_range = parse_range(args.energies, "energies")
     if energy_range[0] <= 0:
         raise ValueError(f"--energies must be > 0 GeV, got {args.energies!r}")
-    rng = np.random.default_rng(None if args.seed is None else [args.seed, 0])
-    energies = draw(energy_range, args.n, rng)
-    angles = None
-    if args.angles:
-        angles = draw(parse_range(args.angles, "angles"), args.n, rng)
-    elif with_angles:
+    angle_range = parse_range(args.angles, "angles") if args.angles else None
+    if angle_range is None and with_angles:
         raise ValueError("this model is conditioned on the angle: give --angles in degrees "
                          "(e.g. 60:120, 90 = perpendicular)")
+    if args.seed is not None:
+        # row i depends only on (seed, i), so shards of one run agree with the whole run
+        from calozoo.shards import primaries
+
+        return primaries(args.seed, 0, args.n, energy_range, angle_range)
+    rng = np.random.default_rng()
+    energies = draw(energy_range, args.n, rng)
+    angles = None if angle_range is None else draw(angle_range, args.n, rng)
     return energies, angles
 
 
@@ -274,6 +278,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     info = calozoo.model_info(args.name)
     weights = _weights_argument(args.weights)
     _files.check_output(args.output, overwrite=args.overwrite)
+    shard = None
+    if args.shard is not None:
+        from calozoo.shards import parse_shard
+
+        shard = parse_shard(args.shard)
+        if args.seed is None:
+            raise ValueError("--shard needs --seed: every shard must draw the same showers")
+    if args.sparse and args.format != "3dgan":
+        raise ValueError("--sparse exists in the 3DGAN layout only")
     energies, angles = _primaries(args, "angle" in info.conditions)
     generator = calozoo.load(args.name, weights=weights)
     with warnings.catch_warnings():
@@ -281,8 +294,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
         count = generator.generate_to_file(
             args.output, energies, angles, seed=args.seed, batch_size=args.batch_size,
             progress=not args.quiet, precision=args.precision, strict=args.strict,
-            overwrite=args.overwrite)
-    print(f"wrote {count} showers from {args.name} to {args.output}", file=sys.stderr)
+            overwrite=args.overwrite, shard=shard, format=args.format, sparse=args.sparse)
+    part = "" if shard is None else f" (shard {shard[0]}/{shard[1]} of {args.n})"
+    print(f"wrote {count} showers{part} from {args.name} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from calozoo.shards import merge
+
+    path = merge(args.output, args.shards, overwrite=args.overwrite)
+    print(f"wrote {path}: {len(args.shards)} shards merged", file=sys.stderr)
     return 0
 
 
@@ -479,11 +501,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch-size", type=int, help="showers per forward pass (default: auto)")
     gen.add_argument("--strict", action="store_true",
                      help="refuse energies/angles outside the trained range (default: warn)")
-    gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (3DGAN layout)")
+    gen.add_argument("-o", "--output", required=True, help="HDF5 file to write")
+    gen.add_argument("--format", default="3dgan", choices=["3dgan", "calochallenge"],
+                     help="file layout: 3DGAN (GeV) or CaloChallenge (MeV)")
+    gen.add_argument("--sparse", action="store_true",
+                     help="store the non-zero cells only (float16 values; 3DGAN layout)")
+    gen.add_argument("--shard", metavar="K/S",
+                     help="write shard K (from 0) of S: the rows K*N//S … (K+1)*N//S-1 of "
+                          "the N showers the whole run writes (needs --seed; join the shards "
+                          "with 'calozoo merge')")
     gen.add_argument("--overwrite", action="store_true",
                      help="replace an existing output (refused otherwise)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(handler=cmd_generate)
+
+    merge = commands.add_parser(
+        "merge", help="join the shards of one 'calozoo generate --shard' run into one file")
+    merge.add_argument("output", help="merged HDF5 file to write")
+    merge.add_argument("shards", nargs="+", help="the shard files, in any order")
+    merge.add_argument("--overwrite", action="store_true",
+                       help="replace an existing output (refused otherwise)")
+    merge.set_defaults(handler=cmd_merge)
 
     evaluate = commands.add_parser(
         "evaluate", help="compare generated showers with reference showers: plots + numbers")

@@ -207,9 +207,11 @@ class CompiledDecoder:
                                  conditioning.threshold)
             if sparse_capacity is None:
                 return ops.cast(cells, output_dtype)
-            flat = ops.reshape(cells, (ops.shape(cells)[0], -1))
+            # the grid's size from the model: the folded graph's static shape may be unknown
+            cell_count = int(np.prod(model.shape))
+            flat = ops.reshape(cells, (-1, cell_count))
             values, indices = ops.top_k(flat, sparse_capacity, sorted=True)
-            index_dtype = "uint16" if flat.shape[1] <= 65536 else "int32"
+            index_dtype = "uint16" if cell_count <= 65536 else "int32"
             nonzero = ops.sum(ops.cast(flat > 0, "int32"), axis=1)
             return ops.cast(indices, index_dtype), ops.cast(values, output_dtype), nonzero
 

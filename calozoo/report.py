@@ -118,8 +118,10 @@ def _binned_response(summary: Summary, edges: np.ndarray, replicas: int = 50, se
         mu, sigma = mu90_sigma90(values)
         boot = np.array([mu90_sigma90(values[rng.integers(0, len(values), len(values))])
                          for _ in range(replicas)])
-        rows.append([mu, np.std(boot[:, 0], ddof=1), sigma / mu,
-                     np.std(boot[:, 1] / boot[:, 0], ddof=1)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows.append([mu, compare_module.spread(boot[:, 0]),
+                         sigma / mu if mu else np.nan,
+                         compare_module.spread(boot[:, 1] / boot[:, 0])])
     return np.array(rows).T
 
 

@@ -43,6 +43,13 @@ def _responses(values: np.ndarray) -> dict[str, float]:
             "response_rms90": mean, "resolution_rms90": rms / mean if mean else float("nan")}
 
 
+def spread(values) -> float:
+    """Standard deviation (ddof 1) of the finite values; NaN for fewer than two."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
 def _values(summary: Summary, rows: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
     """A separation key's finite feature values (rows of its energy bin) and their primary
     energies."""
@@ -145,7 +152,7 @@ def _fpd_error(reference: np.ndarray, generated: np.ndarray, ref_energies: np.nd
     for _ in range(replicas):
         rows = [_resample_strata(groups, rng) for groups in strata]
         values.append(distances.fpd(reference[rows[0]], generated[rows[1]])[0])
-    return float(np.std(values, ddof=1))
+    return spread(values)
 
 
 def _calochallenge(result: dict[str, float], ref: Summary, gen: Summary, classifier: bool,
@@ -237,7 +244,7 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
                 for index, (summary, rows) in enumerate(zip((ref, gen), resampled)):
                     histograms[key][index].append(_histogram(summary, rows, key, edges))
         for key, values in replicas.items():
-            result[f"{key}_error"] = float(np.nanstd(values, ddof=1))
+            result[f"{key}_error"] = spread(values)
         # A separation power is a sum of squares: the spread of its bootstrap replicas adds
         # the resampling's own noise floor to the samples' (pull width ~0.6). Its error
         # is the noise floor plus the linear error of a real difference instead, with the

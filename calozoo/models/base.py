@@ -126,27 +126,55 @@ class ShowerGenerator(_ConfigurableModel):
                          seed: int | None = None, batch_size: int | None = None,
                          progress: bool = False, precision: str = "float32",
                          strict: bool = False, sparse: bool = False,
-                         sparse_capacity: int | None = None, overwrite: bool = False) -> int:
+                         sparse_capacity: int | None = None, overwrite: bool = False,
+                         shard: tuple[int, int] | None = None, format: str = "3dgan") -> int:
         """Stream generated showers into an HDF5 file (calozoo's 3DGAN layout).
 
         Batches go to disk as they come, so N need not fit in memory; the file appears under
         its name only when complete. With ``sparse=True`` the file holds the non-zero cells
         (float16 values, flat indices) as they leave the device; ``calozoo.data.load`` reads
-        both forms. An existing file is refused (before any work) unless ``overwrite``. Other
-        arguments as for :meth:`generate`. Returns N.
+        both forms. An existing file is refused (before any work) unless ``overwrite``.
+        ``format="calochallenge"`` writes CaloChallenge's layout (MeV) instead of 3DGAN's.
+
+        ``shard=(K, S)`` writes only shard K (from 0) of S: the rows [K·N // S, (K+1)·N // S)
+        of the N showers that ``energies`` and ``angles`` describe, exactly as the unsharded
+        call writes them (shower i depends only on the seed and i), with the run's identity
+        (model, weights fingerprint, seed, N, rows) in the file's attributes;
+        :func:`calozoo.shards.merge` joins the shards. Needs a seed. Other arguments as for
+        :meth:`generate`. Returns the number of showers written.
         """
         from calozoo import generation
         from calozoo.data import Showers, ShowerWriter, SparseShowers
 
+        from calozoo import shards
+
         energies, angles = generation.check_conditions(
             self.conditioning, energies, angles, strict=strict, trained=self.trained_ranges)
         noise = generation.NoiseStream(seed, self.latent_size)
+        total, first, attrs = len(energies), 0, None
+        if shard is not None:
+            if seed is None:
+                raise ValueError("sharded generation needs a seed: every shard must draw the "
+                                 "same showers")
+            first, last = shards.shard_range(total, shard)
+            energies = energies[first:last]
+            angles = None if angles is None else angles[first:last]
+            attrs = {"calozoo_model": self.name,
+                     "weights_sha256": shards.weights_fingerprint(self), "seed": int(seed),
+                     "total": total, "format": format, "shard": int(shard[0]),
+                     "shards": int(shard[1]), "start": first, "stop": last}
         capacity = self._sparse_capacity(sparse_capacity) if sparse else None
-        with ShowerWriter(path, self.shape, with_angles=angles is not None,
-                          expected=len(energies), sparse_capacity=capacity,
+
+        def rows(start: int, stop: int) -> np.ndarray:
+            return noise.rows(first + start, first + stop)
+
+        with ShowerWriter(path, self.shape, with_angles=angles is not None, format=format,
+                          expected=len(energies), sparse_capacity=capacity, attrs=attrs,
                           overwrite=overwrite) as writer:
+            if not len(energies):
+                return 0
             for start, stop, showers in self._batches(
-                    noise.rows, energies, angles, batch_size, progress, precision,
+                    rows, energies, angles, batch_size, progress, precision,
                     "float16" if sparse else "float32", False, capacity):
                 conditions = (energies[start:stop],
                               None if angles is None else angles[start:stop])
