@@ -358,9 +358,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from calozoo.train import train
 
     calozoo.model_info(args.name)
+    devices = _devices(args)
     trainer = train(args.name, args.out, epochs=args.epochs, batch_size=args.batch_size,
                     seed=args.seed, precision=args.precision, resume=args.resume,
-                    progress=not args.quiet, **_training_source(args))
+                    progress=not args.quiet, devices=devices, **_training_source(args))
     print(f"trained {args.name} to epoch {trainer.epoch}: {args.out} (weights in "
           f"{args.out}/weights)", file=sys.stderr)
     return 0
@@ -369,18 +370,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     calozoo.model_info(args.name)
     weights = _weights_argument(args.weights)
+    devices = _devices(args)
     calozoo.finetune(args.name, epochs=args.epochs, weights=weights,
                      learning_rate=args.learning_rate, freeze=args.freeze or (),
                      out_dir=args.out, batch_size=args.batch_size, seed=args.seed,
-                     precision=args.precision, progress=not args.quiet,
+                     precision=args.precision, progress=not args.quiet, devices=devices,
                      **_training_source(args))
     print(f"fine-tuned {args.name}: {args.out} (weights in {args.out}/weights)",
           file=sys.stderr)
     return 0
 
 
+def _devices(args: argparse.Namespace) -> int | str | None:
+    """--devices as the trainer takes it; starts JAX's multi-host runtime when asked."""
+    from calozoo.train.trainer import initialize_distributed
+
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    if args.devices in (None, "all"):
+        return args.devices
+    try:
+        return int(args.devices)
+    except ValueError:
+        raise ValueError(f"--devices must be a number or 'all', got {args.devices!r}") from None
+
+
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="zoo name")
+    parser.add_argument("--devices", help="data-parallel over N local accelerators or 'all' "
+                                          "(JAX backend; the recipe's global batch is split)")
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="multi-host JAX: the coordinator's address (under SLURM with "
+                             "several tasks this is found automatically)")
+    parser.add_argument("--num-processes", type=int, help="multi-host JAX: number of processes")
+    parser.add_argument("--process-id", type=int, help="multi-host JAX: this process's rank")
     parser.add_argument("--data", nargs="+", help="HDF5 shower files (3DGAN or CaloChallenge)")
     parser.add_argument("--simulate", type=int, default=0,
                         help="simulate N showers per epoch instead of reading files")

@@ -2,6 +2,7 @@
 fine-tuning from given weights, and bad input refused before training."""
 
 import csv
+import os
 import json
 import subprocess
 import sys
@@ -180,3 +181,52 @@ def test_cli_train_and_errors(tmp_path):
                               timeout=300)
     assert negative.returncode == 2 and "--max-minutes must not be negative" in negative.stderr
     assert not (tmp_path / "y").exists()
+
+
+DATA_PARALLEL = """
+import csv, json, sys
+from calozoo.train import train
+
+def run(out, devices, epochs, resume=False):
+    train("g1-3branch", out, epochs=epochs, simulate=32, batch_size=8, seed=3, progress=False,
+          devices=devices, resume=resume)
+    with open(f"{out}/history.csv") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+folder = sys.argv[1]
+two = run(f"{folder}/two", 2, 1)
+one = run(f"{folder}/one", 1, 1)
+two_then_one = run(f"{folder}/two", 1, 2, resume=True)     # a 2-device checkpoint on 1 device
+one_then_two = run(f"{folder}/one", 2, 2, resume=True)
+print(json.dumps({"two": two, "one": one, "two_then_one": two_then_one,
+                  "one_then_two": one_then_two}))
+"""
+
+
+def test_data_parallel_on_two_devices_follows_one_device(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = subprocess.run([sys.executable, "-c", DATA_PARALLEL, str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    losses = ("loss_d_real", "loss_d_fake", "loss_generator")
+    # the same global batch split over two devices: the same maths up to summation order
+    for key in losses:
+        assert runs["two"][0][key] == pytest.approx(runs["one"][0][key], rel=1e-2), key
+    # checkpoints hold plain arrays: each run resumes on the other device count
+    assert len(runs["two_then_one"]) == len(runs["one_then_two"]) == 2
+    for key in losses:
+        assert runs["two_then_one"][1][key] == pytest.approx(runs["one_then_two"][1][key],
+                                                             rel=1e-2), key
+
+
+def test_data_parallel_is_refused_on_tensorflow_and_for_bad_counts(tmp_path):
+    import keras
+
+    from calozoo.train.trainer import data_parallel_mesh
+
+    if keras.backend.backend() == "tensorflow":
+        with pytest.raises(ValueError, match="JAX backend"):
+            data_parallel_mesh(2, 64)
+    assert data_parallel_mesh(None, 64) is None and data_parallel_mesh(1, 64) is None

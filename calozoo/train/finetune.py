@@ -45,14 +45,16 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
           simulate: int = 0, detector: str = "clic-wsi", batch_size: int | None = None,
           seed: int = 0, precision: str = "float32", resume: bool = False,
           progress: bool = True, max_minutes: float | None = None,
-          workers: int | None = 1, keep_checkpoints: int | None = None) -> Trainer:
+          workers: int | None = 1, keep_checkpoints: int | None = None,
+          devices: int | str | None = None) -> Trainer:
     """Train ``name`` from scratch with its recipe (or resume ``out_dir``).
 
     ``max_minutes`` ends the run at the last epoch end within that wall-clock budget (at least
     one epoch runs; continue it with ``resume=True``). ``workers`` processes simulate the
     showers of ``simulate`` (None: all cores but one, up to 16; more than one needs the
     ``if __name__ == "__main__":`` guard in scripts). ``keep_checkpoints`` keeps only that
-    many of the newest checkpoints (None: all).
+    many of the newest checkpoints (None: all). ``devices`` (a count or ``"all"``, JAX only)
+    trains data-parallel with the recipe's global batch split over the devices.
     """
     check_arguments(epochs=epochs, simulate=simulate, batch_size=batch_size, seed=seed,
                     max_minutes=max_minutes, workers=workers,
@@ -63,7 +65,7 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
         raise ValueError(f"{out_dir} already holds a run (last: {checkpoint.name}); use "
                          "--resume to continue it, or another --out")
     trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size,
-                      keep_checkpoints=keep_checkpoints)
+                      keep_checkpoints=keep_checkpoints, devices=devices)
     if checkpoint is not None:
         _check_same_run(out_dir, seed=seed, precision=precision,
                         batch_size=trainer.batch_size, simulate=simulate,
@@ -130,7 +132,7 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
              detector: str = "clic-wsi", batch_size: int | None = None, seed: int = 0,
              precision: str = "float32", progress: bool = True,
              max_minutes: float | None = None, workers: int | None = 1,
-             keep_checkpoints: int | None = None):
+             keep_checkpoints: int | None = None, devices: int | str | None = None):
     """Fine-tune a zoo generator on new data, starting from ``weights``.
 
     Parameters
@@ -149,6 +151,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
         Wall-clock budget, simulation processes and checkpoints kept, as for ``train``; a
         fine-tuning run that the budget stops continues as a new one with
         ``weights=<its out_dir>``.
+    devices
+        Data-parallel over this many local devices (or ``"all"``), JAX only, as for
+        ``train``.
 
     Returns
     -------
@@ -167,7 +172,7 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     trainer = Trainer(name, out_dir, generator=generator, discriminator=discriminator,
                       precision=precision, seed=seed, batch_size=batch_size,
                       learning_rate=learning_rate, freeze=freeze,
-                      keep_checkpoints=keep_checkpoints)
+                      keep_checkpoints=keep_checkpoints, devices=devices)
     if freeze and not trainer.frozen:
         raise ValueError(f"no layer matches the freeze patterns {list(freeze)}")
     source = training_data(name, data, simulate=simulate, detector=detector,

@@ -58,6 +58,96 @@ def _compile(function):
     return tf.function(function, jit_compile=tf_uses_xla(), reduce_retracing=True)
 
 
+def writes_files() -> bool:
+    """Whether this process writes the run's files (all but process 0 of a multi-host JAX
+    run do not)."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return jax.process_index() == 0
+
+
+def _host_array(value) -> np.ndarray:
+    """A state value as a numpy array; a replicated multi-host array from its local copy."""
+    if hasattr(value, "is_fully_addressable") and not value.is_fully_addressable:
+        value = value.addressable_data(0)
+    return keras.ops.convert_to_numpy(value)
+
+
+class DataParallelMesh:
+    """JAX devices in a one-axis mesh: state replicated, batches split along their rows."""
+
+    def __init__(self, devices):
+        import jax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        self.devices = list(devices)
+        mesh = Mesh(np.asarray(self.devices), ("data",))
+        self._replicated = NamedSharding(mesh, PartitionSpec())
+        self._split = NamedSharding(mesh, PartitionSpec("data"))
+        self._jax = jax
+
+    def _put(self, value, sharding):
+        value = np.asarray(value)
+        return self._jax.make_array_from_callback(value.shape, sharding,
+                                                  lambda index: value[index])
+
+    def replicate(self, tree):
+        return self._jax.tree_util.tree_map(
+            lambda value: self._put(value, self._replicated), tree)
+
+    def split(self, tree):
+        return self._jax.tree_util.tree_map(lambda value: self._put(value, self._split), tree)
+
+
+def data_parallel_mesh(devices: int | str | None, batch_size: int) -> DataParallelMesh | None:
+    """The mesh for ``devices`` (a count or "all"), None for one device; checked."""
+    if devices is None or devices == 1:
+        return None
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"--devices {devices}: data-parallel training runs on the JAX "
+                         f"backend (KERAS_BACKEND=jax); this is {keras.backend.backend()}")
+    import jax
+
+    available = jax.devices()
+    if devices == "all":
+        count = len(available)
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool) and \
+            devices >= 1:
+        count = int(devices)
+    else:
+        raise ValueError(f"devices must be a positive integer or 'all', got {devices!r}")
+    if count > len(available):
+        raise ValueError(f"--devices {count}: only {len(available)} "
+                         f"{available[0].platform.upper()} device(s) are visible")
+    if count == 1:
+        return None
+    if batch_size % count:
+        raise ValueError(f"the batch of {batch_size} showers does not split over {count} "
+                         "devices; choose a batch size divisible by the device count")
+    return DataParallelMesh(available[:count])
+
+
+def initialize_distributed(coordinator: str | None = None, processes: int | None = None,
+                           process_id: int | None = None) -> bool:
+    """Start JAX's multi-host runtime when asked (``coordinator``) or when SLURM ran several
+    tasks (``SLURM_NTASKS`` > 1; JAX reads the rest from SLURM). Returns whether it did."""
+    slurm = int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1
+    if coordinator is None and not slurm:
+        return False
+    if keras.backend.backend() != "jax":
+        raise ValueError("multi-host training runs on the JAX backend (KERAS_BACKEND=jax)")
+    import jax
+
+    if coordinator is None:
+        jax.distributed.initialize()
+    else:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=processes,
+                                   process_id=process_id)
+    return True
+
+
 def _optimizer(recipe: Recipe, learning_rate: float):
     if recipe.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate, rho=recipe.rho)
@@ -85,12 +175,18 @@ class Trainer:
         fnmatch patterns of layer names (generator and discriminator) not to train.
     keep_checkpoints
         How many of the newest checkpoints to keep (None: all).
+    devices
+        Data-parallel training over this many local accelerators (or ``"all"``), JAX only:
+        the weights are replicated, each step's batch (the recipe's global batch) is split
+        over the devices, and ``jax.jit`` reduces the gradients, so the maths is the
+        single-device step's. Checkpoints hold plain arrays and resume on any device count.
     """
 
     def __init__(self, name: str, out_dir: str | os.PathLike, *, generator=None,
                  discriminator=None, precision: str = "float32", seed: int = 0,
                  batch_size: int | None = None, learning_rate: float | None = None,
-                 freeze: Sequence[str] = (), keep_checkpoints: int | None = None):
+                 freeze: Sequence[str] = (), keep_checkpoints: int | None = None,
+                 devices: int | str | None = None):
         if precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
         if keep_checkpoints is not None and keep_checkpoints < 1:
@@ -119,6 +215,7 @@ class Trainer:
                           for key, optimizer in (("g_optimizer", self.g_optimizer),
                                                  ("d_optimizer", self.d_optimizer))}
         self.state = self._collect_state()
+        self._mesh = data_parallel_mesh(devices, self.batch_size)
         self.energy_fit: losses.EnergyFit | None = None
         self.epoch = 0
         self._steps = None
@@ -387,6 +484,9 @@ class Trainer:
             stream = tqdm(stream, total=batches, desc=f"{self.name} epoch {epoch + 1}",
                           unit=" batches")
         state = self.state if self._stateless else None
+        if self._mesh is not None:
+            state = self._mesh.replicate(state)
+        place = self._mesh.split if self._mesh is not None else (lambda tree: tree)
         for step, showers in enumerate(stream):
             g_lr, d_lr = self._rates(self.recipe.files_per_epoch * (epoch + step / batches))
             state = self._set_learning_rates(state, g_lr, d_lr)
@@ -396,15 +496,15 @@ class Trainer:
                 continue
             images, targets = real
             targets["generation"] = self._labels(rng, self.recipe.real_label)
-            state, d_real_loss, _ = d_real(state, images, targets)
+            state, d_real_loss, _ = d_real(state, *place((images, targets)))
             network_input, targets = self._fake_batch(rng, epoch)
             targets["generation"] = self._labels(rng, self.recipe.fake_label)
-            state, d_fake_loss, _ = d_fake(state, network_input, targets)
+            state, d_fake_loss, _ = d_fake(state, *place((network_input, targets)))
             for _ in range(self.recipe.generator_steps):
                 network_input, targets = self._fake_batch(rng, epoch)
                 targets["generation"] = np.full(self.batch_size, self.recipe.generator_label,
                                                 np.float32)
-                state, g_loss, _ = g_step(state, network_input, targets)
+                state, g_loss, _ = g_step(state, *place((network_input, targets)))
             pending.append((d_real_loss, d_fake_loss, g_loss))
             count += 1
             if len(pending) > LOSS_READ_LAG:
@@ -469,13 +569,15 @@ class Trainer:
         """``checkpoints/epoch-NNNN/``: generator, discriminator and each optimiser's state in
         its own ``.npz`` (so no file is much larger than its network), and ``state.json``."""
         folder = self.out_dir / "checkpoints" / f"epoch-{self.epoch:04d}"
+        if not writes_files():                 # multi-host: process 0 writes, once
+            return folder
         staging = folder.with_name(folder.name + ".part")
         if staging.exists():                   # left by a run killed while saving
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         state = self._current_state()
         for part, keys in CHECKPOINT_PARTS.items():
-            arrays = {f"{key}/{index}": keras.ops.convert_to_numpy(value)
+            arrays = {f"{key}/{index}": _host_array(value)
                       for key in keys for index, value in enumerate(state[key])}
             np.savez(staging / f"{part}.npz", **arrays)
         meta = {"model": self.name, "epoch": self.epoch, "seed": self.seed,
