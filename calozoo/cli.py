@@ -294,7 +294,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         count = generator.generate_to_file(
             args.output, energies, angles, seed=args.seed, batch_size=args.batch_size,
             progress=not args.quiet, precision=args.precision, strict=args.strict,
-            overwrite=args.overwrite, shard=shard, format=args.format, sparse=args.sparse)
+            overwrite=args.overwrite, shard=shard, format=args.format, sparse=args.sparse,
+            output_dtype=args.output_dtype)
     part = "" if shard is None else f" (shard {shard[0]}/{shard[1]} of {args.n})"
     print(f"wrote {count} showers{part} from {args.name} to {args.output}", file=sys.stderr)
     return 0
@@ -526,6 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write")
     gen.add_argument("--format", default="3dgan", choices=["3dgan", "calochallenge"],
                      help="file layout: 3DGAN (GeV) or CaloChallenge (MeV)")
+    gen.add_argument("--output-dtype", default="float32", choices=["float32", "float16"],
+                     help="storage type of the cells (float16: half the size; 3DGAN layout)")
     gen.add_argument("--sparse", action="store_true",
                      help="store the non-zero cells only (float16 values; 3DGAN layout)")
     gen.add_argument("--shard", metavar="K/S",

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import calozoo
+import calozoo.data
 from calozoo import shards
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -37,8 +38,9 @@ def _shard_files(generator, folder, energies, count, **kwargs):
     return paths
 
 
-@pytest.mark.parametrize("options", [{}, {"format": "calochallenge"}, {"sparse": True}],
-                         ids=["3dgan", "calochallenge", "sparse"])
+@pytest.mark.parametrize("options", [{}, {"format": "calochallenge"}, {"sparse": True},
+                                     {"output_dtype": "float16"}],
+                         ids=["3dgan", "calochallenge", "sparse", "float16"])
 def test_four_shards_merged_equal_the_unsharded_file(generator, tmp_path, options):
     energies = np.random.default_rng(0).uniform(100, 500, 11)     # 11 = not divisible by 4
     whole = tmp_path / "whole.h5"
@@ -51,6 +53,10 @@ def test_four_shards_merged_equal_the_unsharded_file(generator, tmp_path, option
         np.testing.assert_array_equal(found[name], expected[name], err_msg=name)
     with h5py.File(merged) as handle:
         assert int(handle.attrs["total"]) == 11 and "shard" not in handle.attrs
+        if options.get("output_dtype") == "float16":
+            assert handle["ECAL"].dtype == np.float16
+    loaded = calozoo.data.load(merged)
+    assert loaded.images.dtype == np.float32 and len(loaded) == 11
 
 
 def test_shard_ranges_cover_every_row_once():
@@ -125,6 +131,9 @@ def test_cli_shards_and_merge(tmp_path):
     assert not (tmp_path / "m.h5").exists()
     unseeded = subprocess.run([*base[:-3], "-q", "--shard", "0/2", "-o", "u.h5"], **run)
     assert unseeded.returncode == 2 and "--seed" in unseeded.stderr
+    half = subprocess.run([*base, "--output-dtype", "float16", "--format", "calochallenge",
+                           "-o", "h.h5"], **run)
+    assert half.returncode == 2 and "float16" in half.stderr and not (tmp_path / "h.h5").exists()
 
 
 def test_slurm_example_runs_one_shard_per_array_task():

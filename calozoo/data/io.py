@@ -225,14 +225,23 @@ class ShowerWriter:
         Replace an existing file (refused otherwise, before anything is written). The file
         appears under its name only when complete, and never replaces a file another process
         created meanwhile unless ``overwrite``.
+    dtype
+        Storage type of dense cells: ``"float32"`` or ``"float16"`` (3DGAN layout, GeV: half
+        the size; CaloChallenge's MeV cells exceed float16's range).
     """
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], *,
                  with_angles: bool = False, format: str = "3dgan", expected: int | None = None,
                  attrs: dict | None = None, sparse_capacity: int | None = None,
-                 overwrite: bool = False):
+                 overwrite: bool = False, dtype: str = "float32"):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+        if dtype not in ("float32", "float16"):
+            raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        if dtype == "float16" and format != "3dgan":
+            raise ValueError("float16 cells need the 3DGAN layout (GeV): CaloChallenge's MeV "
+                             "cells exceed float16's range")
+        self.dtype = dtype
         if sparse_capacity and format != "3dgan":
             raise ValueError("sparse storage exists in the 3DGAN layout only")
         self.path = _files.check_output(path, overwrite=overwrite)
@@ -275,7 +284,7 @@ class ShowerWriter:
                 self._indices = None
                 self._images = self._file.create_dataset(
                     "ECAL", shape=(initial, *self.shape), maxshape=(None, *self.shape),
-                    dtype="float32", chunks=(chunk_rows, *self.shape), compression="gzip",
+                    dtype=self.dtype, chunks=(chunk_rows, *self.shape), compression="gzip",
                     compression_opts=4, shuffle=True)
             self._energies = self._file.create_dataset(
                 "energy", shape=(initial,), maxshape=(None,), dtype="float64", chunks=(4096,))

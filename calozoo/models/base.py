@@ -127,14 +127,16 @@ class ShowerGenerator(_ConfigurableModel):
                          progress: bool = False, precision: str = "float32",
                          strict: bool = False, sparse: bool = False,
                          sparse_capacity: int | None = None, overwrite: bool = False,
-                         shard: tuple[int, int] | None = None, format: str = "3dgan") -> int:
+                         shard: tuple[int, int] | None = None, format: str = "3dgan",
+                         output_dtype: str = "float32") -> int:
         """Stream generated showers into an HDF5 file (calozoo's 3DGAN layout).
 
         Batches go to disk as they come, so N need not fit in memory; the file appears under
         its name only when complete. With ``sparse=True`` the file holds the non-zero cells
         (float16 values, flat indices) as they leave the device; ``calozoo.data.load`` reads
         both forms. An existing file is refused (before any work) unless ``overwrite``.
-        ``format="calochallenge"`` writes CaloChallenge's layout (MeV) instead of 3DGAN's.
+        ``format="calochallenge"`` writes CaloChallenge's layout (MeV) instead of 3DGAN's;
+        ``output_dtype="float16"`` stores dense cells in half precision (3DGAN layout).
 
         ``shard=(K, S)`` writes only shard K (from 0) of S: the rows [K·N // S, (K+1)·N // S)
         of the N showers that ``energies`` and ``angles`` describe, exactly as the unsharded
@@ -170,12 +172,12 @@ class ShowerGenerator(_ConfigurableModel):
 
         with ShowerWriter(path, self.shape, with_angles=angles is not None, format=format,
                           expected=len(energies), sparse_capacity=capacity, attrs=attrs,
-                          overwrite=overwrite) as writer:
+                          overwrite=overwrite, dtype=output_dtype) as writer:
             if not len(energies):
                 return 0
             for start, stop, showers in self._batches(
                     rows, energies, angles, batch_size, progress, precision,
-                    "float16" if sparse else "float32", False, capacity):
+                    "float16" if sparse else output_dtype, False, capacity):
                 conditions = (energies[start:stop],
                               None if angles is None else angles[start:stop])
                 if sparse:
