@@ -67,10 +67,10 @@ def _histogram(summary: Summary, rows: dict, key: str, edges: dict) -> np.ndarra
     return np.histogram(np.clip(values, bins[0], bins[-1]), bins)[0]
 
 
-def _scalars(ref: Summary, gen: Summary, ref_rows: dict, gen_rows: dict, edges: dict
-             ) -> dict[str, float]:
+def _scalars(ref: Summary, gen: Summary, ref_rows: dict, gen_rows: dict, edges: dict,
+             separations: bool = True) -> dict[str, float]:
     """The bootstrap-able results for one choice of showers (row indices per energy bin;
-    "all" for the whole sample)."""
+    "all" for the whole sample); the separation powers only with ``separations``."""
     result: dict[str, float] = {}
     for label in ref_rows:
         if label not in gen_rows:
@@ -85,12 +85,12 @@ def _scalars(ref: Summary, gen: Summary, ref_rows: dict, gen_rows: dict, edges: 
             result[f"{key}/ratio/{label}"] = (result[f"{key}/generated/{label}"]
                                               / reference_value if reference_value else
                                               float("nan"))
-        if label != "all":
+        if separations and label != "all":
             result[f"separation/total_energy/{label}"] = distances.histogram_separation(
                 ref.features["total_energy"][ref_rows[label]],
                 gen.features["total_energy"][gen_rows[label]],
                 edges=edges[f"total_energy/{label}"])
-    for key in SEPARATED:
+    for key in SEPARATED if separations else ():
         if key in ref.features and key in gen.features:
             reference = ref.features[key][ref_rows["all"]]
             generated = gen.features[key][gen_rows["all"]]
@@ -232,13 +232,14 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     if bootstrap:
         rng = np.random.default_rng(seed)
         strata = [_strata(ref.energies), _strata(gen.energies)]
-        replicas = {key: [] for key in nominal}
         separations = [key for key in nominal if key.startswith("separation/")]
+        replicas = {key: [] for key in nominal if key not in separations}
         histograms = {key: ([], []) for key in separations}
         for _ in range(bootstrap):
             resampled = [_resample(rows, groups, rng)
                          for rows, groups in zip((ref_rows, gen_rows), strata)]
-            for key, value in _scalars(ref, gen, *resampled, edges).items():
+            for key, value in _scalars(ref, gen, *resampled, edges,
+                                       separations=False).items():
                 replicas[key].append(value)
             for key in separations:
                 for index, (summary, rows) in enumerate(zip((ref, gen), resampled)):
