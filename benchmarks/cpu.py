@@ -83,7 +83,15 @@ def end_to_end(model, precision: str, batch: int, batches: int, xla: bool | None
             return best
 
 
-def onnx_runtime(model, name: str, batch: int, batches: int) -> float | None:
+def onnx_runtime(model, name: str, inputs: np.ndarray, batches: int, *, xla: bool,
+                 fold: bool) -> tuple[float, float] | None:
+    """ONNX Runtime on the exported file and, interleaved with it, TensorFlow's fastest bare
+    path (``xla``, ``fold``): (ORT rate, TF rate), each the best of REPEATS rounds.
+
+    The two alternate round by round because this shared machine's speed drifts by up to
+    25 % over minutes: ONNX Runtime alone measured 880-900/s and 670-690/s on conv3d ten
+    minutes apart, so a ratio of rates taken minutes apart says little.
+    """
     try:
         import onnxruntime
     except ImportError:
@@ -91,12 +99,26 @@ def onnx_runtime(model, name: str, batch: int, batches: int) -> float | None:
     with tempfile.TemporaryDirectory() as folder:
         path = calozoo.export_onnx(model, os.path.join(folder, "g.onnx"), name=name)
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = len(inputs)
     rng = np.random.default_rng(4)
     feeds = {"noise": rng.standard_normal((batch, model.latent_size)).astype(np.float32),
              "energy": rng.uniform(100, 500, batch).astype(np.float32)}
     if "angle" in model.conditioning.conditions:
         feeds["angle"] = rng.uniform(60, 120, batch).astype(np.float32)
-    return _rate(lambda: session.run(None, feeds), batch, batches)
+    with _Paths(model, xla, fold):
+        decoder = generation.CompiledDecoder(model, model.conditioning, "float32", "float32")
+    calls = {"ort": lambda: session.run(None, feeds),
+             "tf": lambda: np.asarray(decoder(inputs))}
+    best = dict.fromkeys(calls, 0.0)
+    for call in calls.values():
+        call()                                            # warm-up
+    for _ in range(REPEATS):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(batches):
+                call()
+            best[key] = max(best[key], batch * batches / (time.perf_counter() - start))
+    return best["ort"], best["tf"]
 
 
 def main() -> None:
@@ -119,7 +141,8 @@ def main() -> None:
           f"{datetime.date.today()}\n")
     print("| model | bare f32: graph | graph, folded | XLA | XLA, folded | fastest bare f32 | "
           "generate() f32 | generate / fastest bare | generate() f32 before (XLA, unfolded) "
-          "| speed-up | generate() bf16 | bf16 / f32 | ONNX Runtime f32 | ORT / fastest TF f32 "
+          "| speed-up | generate() bf16 | bf16 / f32 | ONNX Runtime f32 | ORT / fastest TF f32, "
+          "interleaved "
           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         model = calozoo.load(name, weights=None)
@@ -136,9 +159,12 @@ def main() -> None:
         full = end_to_end(model, "float32", args.batch, args.batches)
         before = end_to_end(model, "float32", args.batch, args.batches, xla=True, fold=False)
         full_bf16 = end_to_end(model, "bfloat16", args.batch, args.batches)
-        ort = onnx_runtime(model, name, args.batch, args.batches)
-        ort_text = "–" if ort is None else f"{ort:,.0f}"
-        ratio_text = "–" if ort is None else f"{ort / max(fastest, full):.2f}"
+        measured = onnx_runtime(model, name, inputs, args.batches, xla="XLA" in which,
+                                fold="folded" in which)
+        ort_text = "–" if measured is None else f"{measured[0]:,.0f}"
+        # against the fastest TF path timed in the same rounds (see onnx_runtime)
+        ratio_text = "–" if measured is None else \
+            f"{measured[0] / measured[1]:.2f} (TF {measured[1]:,.0f})"
         cells = [f"{paths[label]:,.0f}" if label in paths else "–"
                  for label in ("graph", "graph, folded", "XLA", "XLA, folded")]
         print(f"| {name} | {' | '.join(cells)} | {fastest:,.0f} ({which}) | {full:,.0f} | "
