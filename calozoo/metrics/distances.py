@@ -127,16 +127,6 @@ def histogram_separation(reference, generated, bins: int | None = None,
                             np.histogram(np.clip(generated, low, high), edges)[0])
 
 
-def histogram_separation_error(reference, generated, edges: np.ndarray) -> float:
-    """:func:`separation_power_error` of two samples on the bins of
-    :func:`histogram_separation`."""
-    reference = np.asarray(reference, dtype=np.float64)
-    generated = np.asarray(generated, dtype=np.float64)
-    low, high = edges[0], edges[-1]
-    return separation_power_error(np.histogram(np.clip(reference, low, high), edges)[0],
-                                  np.histogram(np.clip(generated, low, high), edges)[0])
-
-
 def projection_mse(reference: tuple, generated: tuple) -> float:
     """The seed paper's composite accuracy: MSE between the mean x, y and z projections.
 

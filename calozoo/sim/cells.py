@@ -96,10 +96,3 @@ def mixture_probabilities(table: np.ndarray, core: np.ndarray, tail: np.ndarray,
                               tail_weight * (1.0 - tail_fraction), tail_weight * tail_fraction])
     mixing = np.bincount(flat, weights, minlength=len(core) * len(RADII))
     return mixing.reshape(len(core), len(RADII)) @ table
-
-
-def interpolate(table: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Table rows at radii ``radius`` (1-D), linear in log R: shape (len(radius), ...)."""
-    low, fraction = interpolation_weights(radius)
-    fraction = fraction.reshape(-1, *([1] * (table.ndim - 1))).astype(table.dtype)
-    return table[low] * (1.0 - fraction) + table[low + 1] * fraction
