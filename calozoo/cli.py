@@ -362,7 +362,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     devices = _devices(args)
     trainer = train(args.name, args.out, epochs=args.epochs, batch_size=args.batch_size,
                     seed=args.seed, precision=args.precision, resume=args.resume,
-                    progress=not args.quiet, devices=devices, **_training_source(args))
+                    progress=not args.quiet, devices=devices, recipe=args.recipe,
+                    **_training_source(args))
     print(f"trained {args.name} to epoch {trainer.epoch}: {args.out} (weights in "
           f"{args.out}/weights)", file=sys.stderr)
     return 0
@@ -376,8 +377,48 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                      learning_rate=args.learning_rate, freeze=args.freeze or (),
                      out_dir=args.out, batch_size=args.batch_size, seed=args.seed,
                      precision=args.precision, progress=not args.quiet, devices=devices,
-                     **_training_source(args))
+                     recipe=args.recipe, **_training_source(args))
     print(f"fine-tuned {args.name}: {args.out} (weights in {args.out}/weights)",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from calozoo.train.search import best_trial, tune
+
+    calozoo.model_info(args.name)
+    try:
+        import optuna
+        if not args.verbose:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+    except ImportError:
+        pass            # tune() says how to install it
+    if args.simulate < 0:
+        raise ValueError(f"--simulate must be a positive number of showers per epoch, got "
+                         f"{args.simulate}")
+    if bool(args.data) == bool(args.simulate):
+        raise ValueError("give either --data FILE... or --simulate N")
+    storage = args.storage or f"sqlite:///{Path(args.out) / 'study.db'}"
+    if storage.startswith("sqlite:///"):
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    log = (lambda message: None) if args.quiet else \
+        (lambda message: print(f"calozoo tune: {message}", file=sys.stderr, flush=True))
+    study = tune(args.name, args.data or None, trials=args.trials, storage=storage,
+                 study=args.study, budget_steps=args.budget_steps, reports=args.reports,
+                 simulate=args.simulate, detector=args.detector, validation=args.validation,
+                 validation_showers=args.validation_showers, objective=args.objective,
+                 pruner=args.pruner, space=args.space, weights=_weights_argument(args.weights)
+                 if args.weights else None, seed=args.seed, precision=args.precision,
+                 workers=args.workers, out_dir=args.out, grace_seconds=args.grace_seconds,
+                 log=log)
+    best = best_trial(study)
+    if best is None:
+        print(f"study {study.study_name}: no trial completed; nothing written but "
+              f"{args.out}/summary.html", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"study {study.study_name}: best trial {best.number}, {args.objective} "
+          f"{best.value:.4f}; recipe {args.out}/best_recipe.json (calozoo train {args.name} "
+          f"--recipe {args.out}/best_recipe.json ...), summary {args.out}/summary.html",
           file=sys.stderr)
     return 0
 
@@ -577,15 +618,68 @@ def build_parser() -> argparse.ArgumentParser:
     _training_arguments(train_parser)
     train_parser.add_argument("--resume", action="store_true",
                               help="continue the run in --out from its last checkpoint")
+    train_parser.add_argument("--recipe", metavar="FILE",
+                              help="a recipe file (JSON/YAML, e.g. the best_recipe.json of "
+                                   "'calozoo tune') instead of the published recipe")
     train_parser.set_defaults(handler=cmd_train)
 
-    tune = commands.add_parser("finetune", help="fine-tune a zoo model on new data")
-    _training_arguments(tune)
-    tune.add_argument("--weights", default="default",
-                      help="'default', a tag, a weights path, or a run directory")
-    tune.add_argument("--learning-rate", type=float, help="generator learning rate")
-    tune.add_argument("--freeze", nargs="+", help="layer-name patterns to keep fixed")
-    tune.set_defaults(handler=cmd_finetune)
+    finetune = commands.add_parser("finetune", help="fine-tune a zoo model on new data")
+    _training_arguments(finetune)
+    finetune.add_argument("--weights", default="default",
+                          help="'default', a tag, a weights path, or a run directory")
+    finetune.add_argument("--learning-rate", type=float, help="generator learning rate")
+    finetune.add_argument("--freeze", nargs="+", help="layer-name patterns to keep fixed")
+    finetune.add_argument("--recipe", metavar="FILE",
+                          help="a recipe file instead of the published recipe")
+    finetune.set_defaults(handler=cmd_finetune)
+
+    tune = commands.add_parser(
+        "tune", help="search a model's recipe with Optuna (pip install 'calozoo[tune]')",
+        description="Hyper-parameter search: each trial trains the model with settings drawn "
+                    "from its search space for --budget-steps batches and is scored on "
+                    "held-out showers (lower is better); bad trials are pruned early. "
+                    "Several processes given the same --storage and --study share one study.")
+    tune.add_argument("name", help="zoo name")
+    tune.add_argument("--data", nargs="+", help="HDF5 shower files to train on (the last is "
+                                                "held out for scoring unless --validation)")
+    tune.add_argument("--simulate", type=int, default=0,
+                      help="simulate N training showers per epoch instead of reading files")
+    tune.add_argument("--detector", default="clic-wsi", choices=["clic-wsi", "pbwo4"],
+                      help="detector of --simulate and of the simulated held-out showers")
+    tune.add_argument("--trials", type=int, required=True,
+                      help="trials of the whole study (shared by all its workers)")
+    tune.add_argument("--storage", help="Optuna storage URL: sqlite:///study.db (default: "
+                                        "OUT/study.db), or postgresql://... / mysql://... "
+                                        "for workers on many nodes")
+    tune.add_argument("--study", help="study name (default: calozoo-NAME)")
+    tune.add_argument("--budget-steps", type=int, default=100,
+                      help="training batches per trial (default 100)")
+    tune.add_argument("--reports", type=int, default=4,
+                      help="scores per trial, where the pruner may stop it (default 4)")
+    tune.add_argument("--objective", default="separation", choices=["separation", "fpd"],
+                      help="mean separation power of the shower observables, or FPD")
+    tune.add_argument("--pruner", default="median", choices=["median", "hyperband", "none"])
+    tune.add_argument("--space", metavar="FILE",
+                      help="JSON/YAML file changing the search space (ranges, choices, fixed "
+                           "values; null = the published value)")
+    tune.add_argument("--validation", metavar="FILE", help="held-out showers to score against")
+    tune.add_argument("--validation-showers", type=int, default=500,
+                      help="held-out showers simulated with --simulate (default 500)")
+    tune.add_argument("--weights",
+                      help="start every trial from these weights ('default', a tag, a path, a "
+                           "run directory): tunes fine-tuning; default: from scratch")
+    tune.add_argument("--seed", type=seed_argument, default=0,
+                      help="seed of the training runs (the same in every trial)")
+    tune.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
+    tune.add_argument("--workers", type=int, default=1,
+                      help="processes that simulate --simulate's showers (default 1)")
+    tune.add_argument("--out", required=True,
+                      help="directory for best_recipe.json and summary.html")
+    tune.add_argument("--grace-seconds", type=int, default=60,
+                      help="a running trial with no heartbeat for this long belongs to a dead "
+                           "worker and is marked failed (default 60)")
+    tune.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    tune.set_defaults(handler=cmd_tune)
 
     convert = commands.add_parser("convert", help="convert a ROOT TTree to calozoo HDF5")
     convert.add_argument("input", help="ROOT file")

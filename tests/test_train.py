@@ -203,6 +203,9 @@ print(json.dumps({"two": two, "one": one, "two_then_one": two_then_one,
 """
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax",
+                    reason="runs once, in the JAX pass of the test command (its subprocess is "
+                           "JAX whatever the backend of the pass)")
 def test_data_parallel_on_two_devices_follows_one_device(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}

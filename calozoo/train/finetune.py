@@ -13,6 +13,7 @@ from calozoo import registry
 from calozoo.data import Showers
 from calozoo.data.showers import check_whole
 from calozoo.train.data import TrainingData
+from calozoo.train.recipes import Recipe, load_recipe, recipe as recipe_of
 from calozoo.train.trainer import Trainer, check_run_dir, last_checkpoint, read_json
 
 
@@ -46,9 +47,13 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
           seed: int = 0, precision: str = "float32", resume: bool = False,
           progress: bool = True, max_minutes: float | None = None,
           workers: int | None = 1, keep_checkpoints: int | None = None,
-          devices: int | str | None = None) -> Trainer:
+          devices: int | str | None = None,
+          recipe: Recipe | str | os.PathLike | None = None) -> Trainer:
     """Train ``name`` from scratch with its recipe (or resume ``out_dir``).
 
+    ``recipe`` replaces the published recipe: a ``Recipe`` or a recipe file (what
+    ``calozoo tune`` writes; :func:`~calozoo.train.load_recipe`). A resumed run keeps the
+    recipe it was started with.
     ``max_minutes`` ends the run at the last epoch end within that wall-clock budget (at least
     one epoch runs; continue it with ``resume=True``). ``workers`` processes simulate the
     showers of ``simulate`` (None: all cores but one, up to 16; more than one needs the
@@ -64,8 +69,11 @@ def train(name: str, out_dir: str | os.PathLike, data=None, *, epochs: int,
     if checkpoint is not None and not resume:
         raise ValueError(f"{out_dir} already holds a run (last: {checkpoint.name}); use "
                          "--resume to continue it, or another --out")
+    recipe = _recipe_argument(recipe, name)
+    if checkpoint is not None:
+        recipe = _resumed_recipe(out_dir, name, recipe)
     trainer = Trainer(name, out_dir, precision=precision, seed=seed, batch_size=batch_size,
-                      keep_checkpoints=keep_checkpoints, devices=devices)
+                      keep_checkpoints=keep_checkpoints, devices=devices, recipe=recipe)
     if checkpoint is not None:
         _check_same_run(out_dir, seed=seed, precision=precision,
                         batch_size=trainer.batch_size, simulate=simulate,
@@ -107,6 +115,28 @@ def _check_same_run(out_dir, **settings) -> None:
                              f"the same {flag} (got {value!r})")
 
 
+def _recipe_argument(recipe, name: str) -> Recipe | None:
+    if recipe is None or isinstance(recipe, Recipe):
+        return recipe
+    return load_recipe(recipe, name)
+
+
+def _resumed_recipe(out_dir, name: str, recipe: Recipe | None) -> Recipe | None:
+    """The recipe a run was started with (run.json); a different one given is refused."""
+    stored = read_json(Path(out_dir) / "run.json", "run record").get("recipe")
+    if stored is None:
+        return recipe
+    try:
+        started = recipe_of(name).replace(stored)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{out_dir}/run.json: damaged recipe ({error})") from None
+    if recipe is not None and recipe.changes_from(started):
+        changed = ", ".join(sorted(recipe.changes_from(started)))
+        raise ValueError(f"{out_dir} was started with another recipe (differs in {changed}); "
+                         "resume it without --recipe or with the same one")
+    return started
+
+
 def _starting_point(name: str, weights):
     """Generator and discriminator to start from: weights tag/path, or a run directory."""
     from calozoo import api
@@ -132,7 +162,8 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
              detector: str = "clic-wsi", batch_size: int | None = None, seed: int = 0,
              precision: str = "float32", progress: bool = True,
              max_minutes: float | None = None, workers: int | None = 1,
-             keep_checkpoints: int | None = None, devices: int | str | None = None):
+             keep_checkpoints: int | None = None, devices: int | str | None = None,
+             recipe: Recipe | str | os.PathLike | None = None):
     """Fine-tune a zoo generator on new data, starting from ``weights``.
 
     Parameters
@@ -154,6 +185,9 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     devices
         Data-parallel over this many local devices (or ``"all"``), JAX only, as for
         ``train``.
+    recipe
+        A ``Recipe`` or recipe file to train with instead of the published one (e.g. the
+        one ``calozoo tune`` found).
 
     Returns
     -------
@@ -168,11 +202,12 @@ def finetune(name: str, data=None, *, epochs: int, weights="default",
     if last_checkpoint(out_dir) is not None:
         raise ValueError(f"{out_dir} already holds a run; fine-tune into another directory (or "
                          "start from it with weights=that directory)")
+    recipe = _recipe_argument(recipe, name)
     generator, discriminator = _starting_point(name, weights)
     trainer = Trainer(name, out_dir, generator=generator, discriminator=discriminator,
                       precision=precision, seed=seed, batch_size=batch_size,
                       learning_rate=learning_rate, freeze=freeze,
-                      keep_checkpoints=keep_checkpoints, devices=devices)
+                      keep_checkpoints=keep_checkpoints, devices=devices, recipe=recipe)
     if freeze and not trainer.frozen:
         raise ValueError(f"no layer matches the freeze patterns {list(freeze)}")
     source = training_data(name, data, simulate=simulate, detector=detector,

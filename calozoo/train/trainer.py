@@ -27,7 +27,7 @@ import numpy as np
 from calozoo import registry
 from calozoo.train import losses
 from calozoo.train.data import TrainingData, preprocess
-from calozoo.train.recipes import Recipe, recipe as recipe_of
+from calozoo.train.recipes import Recipe, check_recipe, recipe as recipe_of
 
 
 CHECKPOINT_PARTS = {"generator": ("g_trainable", "g_other"),
@@ -175,6 +175,9 @@ class Trainer:
         fnmatch patterns of layer names (generator and discriminator) not to train.
     keep_checkpoints
         How many of the newest checkpoints to keep (None: all).
+    recipe
+        The training recipe (default: the published one, ``calozoo.train.recipe(name)``);
+        e.g. a tuned one from :func:`calozoo.train.load_recipe`.
     devices
         Data-parallel training over this many local accelerators (or ``"all"``), JAX only:
         the weights are replicated, each step's batch (the recipe's global batch) is split
@@ -186,7 +189,7 @@ class Trainer:
                  discriminator=None, precision: str = "float32", seed: int = 0,
                  batch_size: int | None = None, learning_rate: float | None = None,
                  freeze: Sequence[str] = (), keep_checkpoints: int | None = None,
-                 devices: int | str | None = None):
+                 recipe: Recipe | None = None, devices: int | str | None = None):
         if precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
         if keep_checkpoints is not None and keep_checkpoints < 1:
@@ -195,6 +198,9 @@ class Trainer:
         self.name = name
         self.entry = registry.entry(name)
         base = recipe_of(name)
+        if recipe is not None:
+            check_recipe(recipe, name)
+            base = recipe
         self.recipe = base
         self.batch_size = batch_size or base.batch_size
         self.learning_rate = learning_rate
@@ -457,38 +463,84 @@ class Trainer:
             fastest = min(fastest, time.monotonic() - epoch_start)
             if deadline is not None and time.monotonic() + fastest > deadline:
                 break
-        self._sync_models()
+        self.sync_models()
         self.write_weights(data)
         return self.out_dir
 
     def _train_epoch(self, data: TrainingData, progress: bool) -> None:
         """One epoch of the recipe's per-batch order; appends its history row."""
         epoch = self.epoch
-        self._set_relu(epoch)
-        if self._steps is None:
-            self._build_steps()
-        d_real, d_fake, g_step = self._steps   # d_real is the plain d_update
         batches = data.batches_per_epoch()
-        sums = {"d_real": 0.0, "d_fake": 0.0, "generator": 0.0}
-        # Losses are read a few steps late so that the host never waits for the device.
-        pending: collections.deque = collections.deque()
-        count, start = 0, time.perf_counter()
-
-        def read_oldest() -> None:
-            for key, value in zip(sums, pending.popleft()):
-                sums[key] += float(value)
-
         stream = data.epoch(epoch)
         if progress:
             from tqdm import tqdm
             stream = tqdm(stream, total=batches, desc=f"{self.name} epoch {epoch + 1}",
                           unit=" batches")
+        start = time.perf_counter()
+        sums, count = self._run_batches(((epoch, step, showers)
+                                         for step, showers in enumerate(stream)),
+                                        batches, stream if progress else None)
+        seconds = time.perf_counter() - start
+        self.epoch = epoch + 1
+        self._append_history({"epoch": self.epoch,
+                              **{f"loss_{key}": value / count if count else float("nan")
+                                 for key, value in sums.items()},
+                              "seconds": round(seconds, 3),
+                              "showers_per_s": round(count * self.batch_size / seconds, 1)})
+
+    def train_steps(self, data: TrainingData, steps: int) -> dict[str, float]:
+        """Train ``steps`` more batches, continuing where the last call stopped (mid-epoch if
+        need be), with no checkpoint or history row: the step budget of a tuning trial.
+        Returns the mean losses of these steps."""
+        if data.shape != self.entry.shape:
+            raise ValueError(f"data of shape {data.shape} for {self.name} "
+                             f"({self.entry.shape})")
+        if self.energy_fit is None:
+            self.energy_fit = self._fit_energy(data)
+        position = getattr(self, "_position", None)
+        if position is None or position[0] is not data:
+            position = self._position = (data, self._endless(data))
+        stream = position[1]
+        # the epoch of the batch being trained is known only once it is drawn
+        sums, count = self._run_batches(
+            (next(stream) for _ in range(steps)), data.batches_per_epoch(), None)
+        return {key: value / count if count else float("nan") for key, value in sums.items()}
+
+    def _endless(self, data: TrainingData):
+        """(epoch, step, showers) from ``self.epoch`` on, epoch after epoch; ``self.epoch``
+        counts an epoch as done as soon as its last batch is handed out."""
+        while True:
+            epoch = self.epoch
+            batches = enumerate(data.epoch(epoch))
+            current = next(batches, None)
+            while current is not None:
+                upcoming = next(batches, None)
+                if upcoming is None:
+                    self.epoch = epoch + 1
+                yield epoch, *current
+                current = upcoming
+
+    def _run_batches(self, batches, per_epoch: int, bar) -> tuple[dict[str, float], int]:
+        """The recipe's per-batch order over (epoch, step, showers); summed losses, count."""
+        sums = {"d_real": 0.0, "d_fake": 0.0, "generator": 0.0}
+        # Losses are read a few steps late so that the host never waits for the device.
+        pending: collections.deque = collections.deque()
+        count = 0
+
+        def read_oldest() -> None:
+            for key, value in zip(sums, pending.popleft()):
+                sums[key] += float(value)
+
         state = self.state if self._stateless else None
         if self._mesh is not None:
             state = self._mesh.replicate(state)
         place = self._mesh.split if self._mesh is not None else (lambda tree: tree)
-        for step, showers in enumerate(stream):
-            g_lr, d_lr = self._rates(self.recipe.files_per_epoch * (epoch + step / batches))
+        for epoch, step, showers in batches:
+            self._set_relu(epoch)
+            if self._steps is None:
+                self._build_steps()
+            d_real, d_fake, g_step = self._steps   # d_real is the plain d_update
+            g_lr, d_lr = self._rates(self.recipe.files_per_epoch * (epoch + step / per_epoch))
             state = self._set_learning_rates(state, g_lr, d_lr)
             rng = np.random.default_rng([self.seed, epoch, step])
             real = self._real_batch(showers, rng)
@@ -509,21 +561,15 @@ class Trainer:
             count += 1
             if len(pending) > LOSS_READ_LAG:
                 read_oldest()
-            if progress and count % 10 == 0:
+            if bar is not None and count % 10 == 0:
                 last = count - len(pending)
-                stream.set_postfix(d=f"{(sums['d_real'] + sums['d_fake']) / max(last, 1):.3g}",
-                                   g=f"{sums['generator'] / max(last, 1):.3g}")
+                bar.set_postfix(d=f"{(sums['d_real'] + sums['d_fake']) / max(last, 1):.3g}",
+                                g=f"{sums['generator'] / max(last, 1):.3g}")
         while pending:
             read_oldest()
         if self._stateless:
             self.state = state
-        seconds = time.perf_counter() - start
-        self.epoch = epoch + 1
-        self._append_history({"epoch": self.epoch,
-                              **{f"loss_{key}": value / count if count else float("nan")
-                                 for key, value in sums.items()},
-                              "seconds": round(seconds, 3),
-                              "showers_per_s": round(count * self.batch_size / seconds, 1)})
+        return sums, count
 
     def write_weights(self, data: TrainingData):
         """The run's generator and discriminator as weights + record in ``out_dir/weights``."""
@@ -541,7 +587,9 @@ class Trainer:
             recipe={"epochs": self.epoch, "batch_size": self.batch_size,
                     "precision": self.precision, "backend": keras.backend.backend(),
                     "seed": self.seed, "energy_fit": list(self.energy_fit.coefficients),
-                    "learning_rate": self.learning_rate, "freeze": list(self.freeze)})
+                    "learning_rate": self.learning_rate, "freeze": list(self.freeze),
+                    "changed_from_published": self.recipe.changes_from(
+                        recipe_of(self.name))})
 
     # state on disk ---------------------------------------------------------------------
 
@@ -637,7 +685,7 @@ class Trainer:
         if meta.get("final_relu") is not None:
             self.generator.get_layer("final_relu").enabled = meta["final_relu"]
         self._steps = None
-        self._sync_models()
+        self.sync_models()
         self._trim_history()
 
     def _trim_history(self) -> None:
@@ -656,7 +704,7 @@ class Trainer:
             writer.writeheader()
             writer.writerows(kept)
 
-    def _sync_models(self) -> None:
+    def sync_models(self) -> None:
         """Copy the explicit state back into the Keras models (and their optimisers)."""
         if not self._stateless and self.state is None:
             return
