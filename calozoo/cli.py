@@ -416,8 +416,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"study {study.study_name}: no trial completed; nothing written but "
               f"{args.out}/summary.html", file=sys.stderr)
         return EXIT_ERROR
+    error = best.user_attrs.get("score_error")
+    shown = f"{best.value:.4f}" + (f" ± {error:.4f}" if error is not None and
+                                   np.isfinite(error) else "")
     print(f"study {study.study_name}: best trial {best.number}, {args.objective} "
-          f"{best.value:.4f}; recipe {args.out}/best_recipe.json (calozoo train {args.name} "
+          f"{shown}; recipe {args.out}/best_recipe.json (calozoo train {args.name} "
           f"--recipe {args.out}/best_recipe.json ...), summary {args.out}/summary.html",
           file=sys.stderr)
     return 0

@@ -196,6 +196,7 @@ def test_the_best_recipe_trains(two_worker_study, tmp_path):
     winner = min(complete, key=lambda trial: trial.value)
     assert best["notes"]["trial"] == winner.number
     assert best["notes"]["score"] == pytest.approx(winner.value)
+    assert 0 < best["notes"]["score_error"] < 1
     assert best["generator_lr"] == pytest.approx(winner.params["generator_lr"])
     assert best["batch_size"] == 4
     run = tmp_path / "run"

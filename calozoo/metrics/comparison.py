@@ -123,6 +123,20 @@ def _strata(energies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, np.repeat(bounds[:-1], sizes), np.repeat(sizes, sizes)
 
 
+def _stratum_members(energies: np.ndarray, size: int) -> list[np.ndarray]:
+    """Rows in groups of about ``size`` neighbours in energy that, like :func:`_strata`, do not
+    straddle a gap between energy bins (a permutation within them keeps each sample's number
+    of showers per bin)."""
+    order = np.argsort(energies, kind="stable")
+    spacing = np.diff(energies[order])
+    typical = np.median(spacing) if spacing.size else 0.0
+    breaks = np.nonzero(spacing > 10 * typical)[0] + 1 if typical > 0 else np.array([], int)
+    groups = []
+    for part in np.split(order, breaks):
+        groups += np.array_split(part, max(1, len(part) // size))
+    return groups
+
+
 def _resample_strata(strata, rng: np.random.Generator) -> np.ndarray:
     order, starts, sizes = strata
     return order[starts + (rng.random(len(order)) * sizes).astype(np.int64)]
@@ -253,8 +267,7 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
         for key in separations:
             reference, ref_energies = _values(ref, ref_rows, key)
             generated, gen_energies = _values(gen, gen_rows, key)
-            order = np.argsort(np.r_[ref_energies, gen_energies], kind="stable")
-            strata = np.array_split(order, max(1, len(order) // (2 * STRATUM)))
+            strata = _stratum_members(np.r_[ref_energies, gen_energies], 2 * STRATUM)
             result[f"{key}_error"] = distances.separation_power_error_resampled(
                 reference, generated, edges[key.removeprefix("separation/")], strata,
                 *histograms[key], seed=seed)

@@ -36,6 +36,9 @@ HEARTBEAT_SECONDS = 10
 """How often a worker tells the storage that its trial is alive."""
 GRACE_SECONDS = 60
 """A running trial with no heartbeat for this long belongs to a dead worker: it is failed."""
+SCORE_BOOTSTRAP = 20
+"""Bootstrap replicas behind the error of a trial's final score (intermediate scores, which
+only the pruner reads, have none)."""
 VALIDATION_SEED_OFFSET = 7_919_000
 """Held-out showers are simulated with seed + this, a seed the training data never uses."""
 
@@ -131,13 +134,16 @@ def sample_recipe(trial, space: dict[str, dict], base: Recipe) -> Recipe:
 # the score -------------------------------------------------------------------------------
 
 def validation_score(generator, reference, objective: str = "separation", *,
-                     seed: int = 0) -> float:
-    """How far ``generator``'s showers are from the held-out ``reference`` (lower is better).
+                     seed: int = 0, bootstrap: int = 0) -> tuple[float, float]:
+    """How far ``generator``'s showers are from the held-out ``reference`` (lower is better),
+    and its standard error.
 
     The generator makes one shower per reference shower, at the same energy (and angle);
     ``objective`` is ``"separation"`` (mean separation power of the high-level observables,
-    :func:`calozoo.metrics.compare`) or ``"fpd"``. A generator whose showers are not finite
-    scores NaN.
+    :func:`calozoo.metrics.compare`) or ``"fpd"``. The error comes from ``bootstrap``
+    replicas of the comparison (0: NaN, except FPD's own); for the mean of separation powers
+    it treats the observables' errors as independent, and the cell spectrum's (which
+    ``compare`` does not estimate) as 0. A generator whose showers are not finite scores NaN.
     """
     from calozoo.metrics import compare
 
@@ -145,15 +151,22 @@ def validation_score(generator, reference, objective: str = "separation", *,
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     showers = generator.generate(reference.energies, reference.angles, seed=seed)
     if not np.all(np.isfinite(showers)):
-        return float("nan")
+        return float("nan"), float("nan")
     result = compare(reference, (showers, reference.energies, reference.angles),
-                     classifier=False, bootstrap=0)
+                     classifier=False, bootstrap=bootstrap, seed=seed)
     if objective == "fpd":
-        return float(result["fpd"])
-    values = [value for key, value in result.items()
-              if key.startswith("separation/") and key.count("/") == 1
-              and not key.endswith("_error") and np.isfinite(value)]
-    return float(np.mean(values)) if values else float("nan")
+        return float(result["fpd"]), float(result.get("fpd_error", float("nan")))
+    keys = [key for key, value in result.items()
+            if key.startswith("separation/") and key.count("/") == 1
+            and not key.endswith("_error") and np.isfinite(value)]
+    if not keys:
+        return float("nan"), float("nan")
+    score = float(np.mean([result[key] for key in keys]))
+    errors = np.array([result.get(f"{key}_error", np.nan) for key in keys])
+    if not bootstrap or not np.isfinite(errors).any():
+        return score, float("nan")
+    # compare() gives the cell spectrum no error: its part of the mean counts as exact
+    return score, float(np.sqrt(np.sum(errors[np.isfinite(errors)] ** 2)) / len(keys))
 
 
 # the study -------------------------------------------------------------------------------
@@ -399,10 +412,16 @@ def tune(name: str, data=None, *, trials: int, storage: str, study: str | None =
                     done = step
                     trainer.sync_models()
                     trained = time.monotonic() - clock
-                    score = validation_score(trainer.generator, reference, objective,
-                                             seed=seed)
+                    final = step == points[-1]
+                    # the last score, the trial's result, with its error
+                    score, error = validation_score(trainer.generator, reference, objective,
+                                                    seed=seed,
+                                                    bootstrap=SCORE_BOOTSTRAP if final else 0)
+                    if final:
+                        trial.set_user_attr("score_error", error)
+                    shown = f"{score:.4f}" + (f" ± {error:.4f}" if math.isfinite(error) else "")
                     log(f"trial {trial.number}: step {step}/{budget_steps} (batch "
-                        f"{settings.batch_size}), {objective} {score:.4f} ({trained:.0f} s "
+                        f"{settings.batch_size}), {objective} {shown} ({trained:.0f} s "
                         f"training, {time.monotonic() - clock - trained:.0f} s scoring)")
                     if not math.isfinite(score):
                         trial.set_user_attr("stopped", "the generator's showers are not "
@@ -489,7 +508,8 @@ def write_outputs(study, name: str, base: Recipe, out_dir: str | os.PathLike, *,
         settings = base.replace(best.user_attrs.get("recipe_changes", {}))
         path = write_recipe(out / "best_recipe.json", name, settings, notes={
             "study": study.study_name, "storage": storage, "trial": best.number,
-            "objective": objective, "score": best.value, "budget_steps": budget_steps,
+            "objective": objective, "score": best.value,
+            "score_error": best.user_attrs.get("score_error"), "budget_steps": budget_steps,
             "changed_from_published": settings.changes_from(base)})
     _write_summary(study, out, objective, best)
     return path
@@ -536,24 +556,37 @@ def _write_summary(study, out: Path, objective: str, best) -> None:
                        if states.count(state))
     rows = "".join(
         f"<tr><td>{trial.number}</td><td>{trial.state.name.lower()}</td>"
-        f"<td>{'' if trial.value is None else f'{trial.value:.4f}'}</td>"
+        f"<td>{_score(trial)}</td>"
         f"<td>{html.escape(', '.join(f'{k}={_short(v)}' for k, v in sorted(trial.params.items())))}"
         "</td></tr>"
         for trial in study.get_trials(deepcopy=False))
     best_line = ("no trial has completed yet" if best is None else
-                 f"best: trial {best.number}, {objective} {best.value:.4f} "
+                 f"best: trial {best.number}, {objective} {_score(best)} "
                  f"(<a href='best_recipe.json'>best_recipe.json</a>)")
     images = "".join(f"<h2>{title}</h2><img src='{file}' alt='{title}' width='700'>"
                      for file, title in figures)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{study.study_name}"
             f"</title></head><body><h1>Study {html.escape(study.study_name)}</h1>"
             f"<p>{counts}; objective: {objective} on held-out showers (lower is better); "
-            f"{best_line}</p>{images}<h2>Trials</h2><table border='1' cellpadding='3'>"
+            f"{best_line}</p><p>± is the standard error of a trial's final score (bootstrap "
+            f"over showers, {SCORE_BOOTSTRAP} replicas): trials within about two of them are "
+            f"not told apart by the score.</p>{images}<h2>Trials</h2>"
+            "<table border='1' cellpadding='3'>"
             f"<tr><th>trial</th><th>state</th><th>{objective}</th><th>parameters</th></tr>"
             f"{rows}</table><p>Optuna {optuna.__version__}</p></body></html>\n")
     staging = temporary_file(out / "summary.html")
     staging.write_text(page)
     publish(staging, out / "summary.html", overwrite=True)
+
+
+def _score(trial) -> str:
+    """A trial's score ± its error, as the summary prints it."""
+    if trial.value is None:
+        return ""
+    error = trial.user_attrs.get("score_error")
+    if error is None or not math.isfinite(error):
+        return f"{trial.value:.4f}"
+    return f"{trial.value:.4f} ± {error:.4f}"
 
 
 def _short(value) -> str:
