@@ -106,14 +106,21 @@ energy keeps each sample's mix of energies, as a sample generated or simulated a
 energies has it."""
 
 
-def _strata(energies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows sorted by energy, and for each sorted position the start and size of its
-    stratum. Strata do not straddle a gap in energy wider than 10× the median spacing (the
-    gap between two bins of a binned sample)."""
+def _sorted_by_energy(energies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by energy, and the sorted positions where a gap in energy wider than 10×
+    the median spacing (the gap between two bins of a binned sample) begins."""
     order = np.argsort(energies, kind="stable")
     spacing = np.diff(energies[order])
     typical = np.median(spacing) if spacing.size else 0.0
     breaks = np.nonzero(spacing > 10 * typical)[0] + 1 if typical > 0 else np.array([], int)
+    return order, breaks
+
+
+def _strata(energies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by energy, and for each sorted position the start and size of its
+    stratum. Strata do not straddle a gap in energy wider than 10× the median spacing (the
+    gap between two bins of a binned sample)."""
+    order, breaks = _sorted_by_energy(energies)
     bounds = [0]
     for low, high in zip([0, *breaks], [*breaks, len(order)]):
         count = max(1, (high - low) // STRATUM)
@@ -127,10 +134,7 @@ def _stratum_members(energies: np.ndarray, size: int) -> list[np.ndarray]:
     """Rows in groups of about ``size`` neighbours in energy that, like :func:`_strata`, do not
     straddle a gap between energy bins (a permutation within them keeps each sample's number
     of showers per bin)."""
-    order = np.argsort(energies, kind="stable")
-    spacing = np.diff(energies[order])
-    typical = np.median(spacing) if spacing.size else 0.0
-    breaks = np.nonzero(spacing > 10 * typical)[0] + 1 if typical > 0 else np.array([], int)
+    order, breaks = _sorted_by_energy(energies)
     groups = []
     for part in np.split(order, breaks):
         groups += np.array_split(part, max(1, len(part) // size))
@@ -176,9 +180,7 @@ def _fpd_error(reference: np.ndarray, generated: np.ndarray, ref_energies: np.nd
     groups = _stratum_members(np.r_[ref_energies, gen_energies], 2 * STRATUM)
     permuted = []
     for _ in range(replicas):
-        shuffled = labels.copy()
-        for members in groups:
-            shuffled[members] = shuffled[members][rng.permutation(len(members))]
+        shuffled = distances.permuted_within(labels, groups, rng)
         permuted.append(distances.fpd(pooled[~shuffled], pooled[shuffled])[0])
     floor_variance = spread(permuted) ** 2
     excess = spread(resampled) ** 2 - 2.0 * floor_variance

@@ -48,6 +48,15 @@ def separation_power_error(h1, h2) -> float:
     return float(np.sqrt(floor_variance + max(delta - 2.0 * floor_variance, 0.0)))
 
 
+def permuted_within(labels: np.ndarray, groups, rng: np.random.Generator) -> np.ndarray:
+    """``labels`` shuffled within each group of rows (a permutation that keeps each group's
+    share of either sample)."""
+    shuffled = labels.copy()
+    for members in groups:
+        shuffled[members] = shuffled[members][rng.permutation(len(members))]
+    return shuffled
+
+
 def separation_power_error_resampled(reference, generated, edges, strata, resampled_reference,
                                      resampled_generated, permutations: int = 100,
                                      seed: int = 0) -> float:
@@ -74,9 +83,7 @@ def separation_power_error_resampled(reference, generated, edges, strata, resamp
     rng = np.random.default_rng(seed)
     floor = []
     for _ in range(permutations):
-        shuffled = labels.copy()
-        for members in strata:
-            shuffled[members] = shuffled[members][rng.permutation(len(members))]
+        shuffled = permuted_within(labels, strata, rng)
         floor.append(power(pooled[~shuffled], pooled[shuffled]))
     floor_variance = float(np.var(floor, ddof=1))
     counts_p = np.histogram(np.clip(reference, low, high), edges)[0].astype(np.float64)

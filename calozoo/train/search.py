@@ -264,24 +264,29 @@ def _claim(study, storage: str, trials: int):
         return trial
 
 
-def _beat(study, trial) -> None:
+def _heartbeat_interval(study) -> int | None:
+    """Seconds between heartbeats of the study's storage (None: it takes none)."""
     storage = study._storage
-    if hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval() is not None:
-        storage.record_heartbeat(trial._trial_id)
+    return storage.get_heartbeat_interval() if hasattr(storage, "record_heartbeat") else None
+
+
+def _beat(study, trial) -> None:
+    if _heartbeat_interval(study) is not None:
+        study._storage.record_heartbeat(trial._trial_id)
 
 
 @contextlib.contextmanager
 def _heartbeat(study, trial) -> Iterator[None]:
-    storage = study._storage
-    if not hasattr(storage, "record_heartbeat") or storage.get_heartbeat_interval() is None:
+    interval = _heartbeat_interval(study)
+    if interval is None:
         yield
         return
     stop = threading.Event()
 
     def beat():
         while True:
-            storage.record_heartbeat(trial._trial_id)
-            if stop.wait(storage.get_heartbeat_interval()):
+            _beat(study, trial)
+            if stop.wait(interval):
                 return
 
     thread = threading.Thread(target=beat, name=f"calozoo-heartbeat-{trial.number}",
