@@ -6,6 +6,9 @@ standard deviation of its values over the replicas divided by the RMS of the err
 compare() gave: 1 when the errors are right, > 1 when they are too small.
 
 Usage: python benchmarks/metric_pulls.py [--replicas 30] [--per-bin 200] [--bootstrap 100]
+                                         [--scale 1.0]
+``--scale`` multiplies the second sample's cells (a real difference, to see that the errors
+still describe the spread when the samples differ).
 Prints a Markdown table for benchmarks/RESULTS.md.
 """
 
@@ -18,6 +21,7 @@ import platform
 
 import numpy as np
 
+from calozoo.data import Showers
 from calozoo.metrics import compare
 from calozoo.metrics.summary import ENERGY_BINS
 from calozoo.sim import simulate
@@ -27,6 +31,8 @@ QUANTITIES = (
     "resolution/ratio/100GeV", "response_rms90/ratio/all", "resolution_rms90/ratio/all",
     "hits_mean/ratio/all", "separation/total_energy/100GeV", "separation/hits",
     "separation/m1_z", "separation/m2_x", "separation/shower_max_layer", "fpd", "kpd",
+    "separation/cell_spectrum", "projection_mse/all", "projection_mse/100GeV", "ssim/all",
+    "ssim/100GeV",
 )
 
 
@@ -41,19 +47,23 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=30)
     parser.add_argument("--per-bin", type=int, default=200)
     parser.add_argument("--bootstrap", type=int, default=100)
+    parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
     values: dict[str, list[float]] = {key: [] for key in QUANTITIES}
     errors: dict[str, list[float]] = {key: [] for key in QUANTITIES}
     for replica in range(args.replicas):
-        results = compare(sample(args.per_bin, 2 * replica), sample(args.per_bin, 2 * replica + 1),
-                          classifier=False, bootstrap=args.bootstrap, seed=replica)
+        second = sample(args.per_bin, 2 * replica + 1)
+        second = Showers(second.images * args.scale, second.energies)
+        results = compare(sample(args.per_bin, 2 * replica), second, classifier=False,
+                          bootstrap=args.bootstrap, seed=replica)
         for key in QUANTITIES:
             values[key].append(results[key])
             errors[key].append(results[f"{key}_error"])
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"{args.replicas} replicas, {args.per_bin} electrons per ±5 GeV bin "
           f"({len(ENERGY_BINS) * args.per_bin} per sample), {args.bootstrap} bootstrap "
-          f"replicas, {machine}, {datetime.date.today().isoformat()}\n")
+          f"replicas, second sample's cells × {args.scale:g}, {machine}, "
+          f"{datetime.date.today().isoformat()}\n")
     print("| quantity | mean over replicas | std over replicas | RMS of the errors | "
           "pull width | ± |")
     print("|---|---|---|---|---|---|")

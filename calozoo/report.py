@@ -201,7 +201,12 @@ def _cell_spectrum(plt, out: Path, ref: Summary, gen: Summary, title: str, label
     for role, summary in (("reference", ref), ("generated", gen)):
         total = max(summary.cell_counts.sum(), 1)
         density = summary.cell_counts / total / widths
-        error = np.sqrt(summary.cell_counts) / total / widths
+        if summary.cell_spectrum_replicas is not None and len(summary.cell_spectrum_replicas) > 1:
+            # cells of one shower are correlated: the bootstrap over showers, not √counts
+            per_shower = summary.cell_spectrum_replicas.std(axis=0, ddof=1)
+            error = per_shower * len(summary) / total / widths
+        else:
+            error = np.sqrt(summary.cell_counts) / total / widths
         densities[role] = (density, error)
         top.stairs(density, CELL_EDGES, color=COLOURS[role], label=role)
         top.errorbar(centres, density, yerr=error, fmt="none", color=COLOURS[role],
@@ -397,8 +402,8 @@ def report(reference, generated, out_dir: str | os.PathLike, *, title: str = "ca
 
 def _write_report(plt, out: Path, reference, generated, *, title: str, classifier: bool,
                   progress: bool, real_facts: bool, notes: list[str] | None) -> None:
-    ref = summarise(reference, progress=progress, name=_label("reference", reference))
-    gen = summarise(generated, progress=progress, name=_label("generated", generated))
+    ref = summarise(reference, progress=progress, name=_label("reference", reference), seed=0)
+    gen = summarise(generated, progress=progress, name=_label("generated", generated), seed=1)
     results = compare_module.compare(ref, gen, classifier=classifier)
     files = []
     label = (f"{title} | reference: {len(ref)} showers"

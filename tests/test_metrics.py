@@ -104,6 +104,8 @@ def test_compare_sees_a_broken_generator(samples):
     result = metrics.compare(reference, broken, classifier=False)
     assert result["response_mu90/ratio/all"] == pytest.approx(1.3, rel=1e-3)
     assert result["separation/sampling_fraction"] > 0.5
+    for key in ("separation/cell_spectrum", "projection_mse/all", "projection_mse/100GeV"):
+        assert result[key] > 10 * result[f"{key}_error"], key
 
 
 def test_inputs_tuple_and_file(samples, tmp_path):
@@ -201,8 +203,13 @@ def test_compare_gives_every_bootstrapped_number_an_error(pair):
     for key in ("response_mu90/ratio/all", "resolution/ratio/100GeV",
                 "response_rms90/generated/100GeV", "resolution_rms90/ratio/all",
                 "hits_mean/ratio/all", "separation/hits", "separation/total_energy/100GeV",
-                "fpd", "kpd"):
+                "fpd", "kpd", "separation/cell_spectrum", "projection_mse/all",
+                "projection_mse/100GeV", "ssim/all"):
         assert results[f"{key}_error"] > 0, key
+    # distances of one distribution's samples are a few times their error at most
+    for key in ("separation/cell_spectrum", "projection_mse/all"):
+        assert results[key] < 5 * results[f"{key}_error"], key
+    assert 1 - results["ssim/all"] < 5 * results["ssim/all_error"]
     # a response ratio of two samples of one distribution is 1 within its error
     assert abs(results["response_mu90/ratio/all"] - 1) < 3 * \
         results["response_mu90/ratio/all_error"]
@@ -219,6 +226,26 @@ def test_verdict_flags_a_five_percent_shift_and_not_identical_distributions(pair
     different = _verdict(metrics.compare(first, shifted, classifier=False))
     assert "consistent within 2σ" in same[0] and "within)" in same[0]
     assert "differs by" in different[0] and "within)" in different[0]   # 5% < 10% tolerance
+
+
+@pytest.mark.parametrize("energy_trend", [True, False])
+def test_streamed_replicas_give_the_error_of_a_mean(energy_trend):
+    from calozoo.metrics.summary import _MeanReplicas
+
+    rng = np.random.default_rng(5)
+    energies = rng.choice([50.0, 100.0, 200.0, 500.0], 4000) * rng.uniform(0.95, 1.05, 4000)
+    noise = rng.normal(0.0, [1.0, 3.0], (4000, 2))
+    vectors = np.stack([energies / 100, np.log(energies)], axis=1) + noise
+    replicas = _MeanReplicas(2, 400, energy_trend=energy_trend)
+    for part in np.array_split(np.arange(4000), 7):      # streamed in uneven batches
+        weights = 2.0 * rng.integers(0, 2, (400, len(part)))
+        replicas.add(vectors[part], energies[part], weights)
+    mean, deviations = replicas.result()
+    np.testing.assert_allclose(mean, vectors.mean(axis=0))
+    # with the energy trend regressed out only the noise remains (each sample's mix of
+    # energies kept); without it, the spread of the energies counts as well
+    spread = noise.std(axis=0) if energy_trend else vectors.std(axis=0)
+    np.testing.assert_allclose(deviations.std(axis=0), spread / np.sqrt(4000), rtol=0.12)
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.3])
@@ -309,6 +336,7 @@ def test_calochallenge_cell_classifier_sees_a_scaled_sample():
     scores = calochallenge.classifier(showers.images, showers.energies, other.images * 1.5,
                                       other.energies, epochs=8)
     assert scores["auc"] > 0.9 and 0 <= scores["auc_error"] < 0.1 and scores["jsd"] > 0.3
+    assert 0 <= scores["jsd_error"] < scores["jsd"] / 3   # 0 when every shower is told apart
 
 
 def test_compare_in_the_calochallenge_convention(pair):

@@ -210,7 +210,8 @@ def classifier(reference_images: np.ndarray, reference_energies: np.ndarray,
                generated_images: np.ndarray, generated_energies: np.ndarray, *,
                epochs: int = 50, seed: int = 0) -> dict[str, float]:
     """CaloChallenge's cell-level classifier ("cls-low"): AUC and JSD on the validation split,
-    with the AUC's standard error (Hanley–McNeil)."""
+    with the AUC's standard error (Hanley–McNeil) and the JSD's (the standard error of the mean
+    binary cross-entropy over the validation showers)."""
     import keras
 
     count = min(len(reference_images), len(generated_images))
@@ -264,9 +265,11 @@ def classifier(reference_images: np.ndarray, reference_energies: np.ndarray,
     calibrate = isotonic(probabilities(split["test"][0]), split["test"][1])
     predicted = calibrate(probabilities(split["validation"][0]))
     labels = split["validation"][1]
-    bce = -np.mean(labels * np.log(predicted) + (1 - labels) * np.log(1 - predicted))
+    losses = -(labels * np.log(predicted) + (1 - labels) * np.log(1 - predicted))
     auc = distances.auc(labels, predicted)
     positives = int(labels.sum())
+    # the JSD is a mean over the validation showers: its error is the mean's standard error
     return {"auc": auc, "auc_error": distances.auc_error(auc, positives,
                                                          len(labels) - positives),
-            "jsd": float((np.log(2) - bce) / np.log(2))}
+            "jsd": float((np.log(2) - losses.mean()) / np.log(2)),
+            "jsd_error": float(losses.std(ddof=1) / np.sqrt(len(losses)) / np.log(2))}

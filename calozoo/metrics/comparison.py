@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from calozoo.metrics import distances
@@ -187,6 +189,68 @@ def _fpd_error(reference: np.ndarray, generated: np.ndarray, ref_energies: np.nd
     return float(np.sqrt(floor_variance + max(excess, 0.0)))
 
 
+def _projection_ssim(reference: tuple, generated: tuple) -> float:
+    """The seed paper's SSIM of the mean x, y and z projections, averaged over the three."""
+    return float(np.mean([distances.ssim(a, b) for a, b in zip(reference, generated)]))
+
+
+def _replicated_error(distance, reference: np.ndarray, generated: np.ndarray,
+                      reference_deviations: np.ndarray | None,
+                      generated_deviations: np.ndarray | None, reference_count: int,
+                      generated_count: int) -> float:
+    """Standard error of ``distance(reference, generated)``, a distance between two samples'
+    mean vectors, from the bootstrap deviations of the means (``Summary``'s replicas).
+
+    Built as a separation power's: the noise floor is the distance's spread when both means
+    are the pooled mean plus their own deviations (two samples of one distribution), and the
+    bootstrap's spread adds what a real difference contributes. For a distance quadratic in
+    the difference of the means, the bootstrap variance is in expectation that linear part
+    plus three times the floor's variance (the observed difference carries the noise once,
+    the replica once more, and the quadratic term its own), so three are taken off.
+    """
+    if reference_deviations is None or generated_deviations is None:
+        return float("nan")
+    replicas = min(len(reference_deviations), len(generated_deviations))
+    if replicas < 2:
+        return float("nan")
+    pooled = ((reference_count * reference + generated_count * generated)
+              / (reference_count + generated_count))
+    floor, resampled = [], []
+    for ref_deviation, gen_deviation in zip(reference_deviations[:replicas],
+                                            generated_deviations[:replicas]):
+        floor.append(distance(pooled + ref_deviation, pooled + gen_deviation))
+        resampled.append(distance(reference + ref_deviation, generated + gen_deviation))
+    floor_variance = spread(floor) ** 2
+    excess = spread(resampled) ** 2 - 3.0 * floor_variance
+    return float(np.sqrt(floor_variance + max(excess, 0.0)))
+
+
+def _spectrum_separation(reference: np.ndarray, generated: np.ndarray) -> float:
+    """Separation power of two mean cell spectra (counts per shower; a replica's bins may
+    dip below zero, and are taken as empty)."""
+    return distances.separation_power(np.clip(reference, 0.0, None),
+                                      np.clip(generated, 0.0, None))
+
+
+def _flat(projections) -> np.ndarray:
+    """The x, y and z projections (or their replicas, one per row) side by side."""
+    parts = [np.asarray(part) for part in projections]
+    if parts[0].ndim == 2:
+        return np.concatenate([part.ravel() for part in parts])
+    return np.concatenate([part.reshape(len(part), -1) for part in parts], axis=1)
+
+
+def _unflat(vector: np.ndarray, like) -> tuple:
+    sizes = np.cumsum([np.asarray(part).size for part in like])[:-1]
+    return tuple(part.reshape(np.shape(shaped))
+                 for part, shaped in zip(np.split(vector, sizes), like))
+
+
+def _on_flat(distance, reference: np.ndarray, generated: np.ndarray, like) -> float:
+    """``distance`` of two sets of projections given side by side (:func:`_flat`)."""
+    return distance(_unflat(reference, like), _unflat(generated, like))
+
+
 def _calochallenge(result: dict[str, float], ref: Summary, gen: Summary, classifier: bool,
                    seed: int) -> None:
     """Replace the separation powers, FPD, KPD and classifier by CaloChallenge's."""
@@ -206,7 +270,8 @@ def _calochallenge(result: dict[str, float], ref: Summary, gen: Summary, classif
                                           seed=seed)
         result["classifier_auc"], result["classifier_auc_error"] = scores["auc"], \
             scores["auc_error"]
-        result["classifier_jsd"] = scores["jsd"]
+        result["classifier_jsd"], result["classifier_jsd_error"] = scores["jsd"], \
+            scores["jsd_error"]
 
 
 def compare(reference, generated, *, classifier: bool = True, progress: bool = False,
@@ -226,8 +291,11 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     Every value ``key`` comes with ``key + "_error"``, its standard error: from ``bootstrap``
     replicas that resample the showers of both samples (within each energy bin; seeded by
     ``seed``), from the estimator itself for FPD and KPD (JetNet's), and from the test-set
-    sizes for the AUC (Hanley–McNeil). The cell spectrum, projections and SSIM are not
-    resampled (their error is NaN). ``bootstrap=0`` gives no errors.
+    sizes for the AUC (Hanley–McNeil). The cell-spectrum separation power and the projection
+    MSE and SSIM take theirs from the bootstrap replicas of the mean cell spectrum and
+    mean projections that :func:`~calozoo.metrics.summarise` keeps (``summary.REPLICAS``,
+    seeded by ``seed`` and ``seed + 1``), as a noise floor plus what a real difference adds.
+    ``bootstrap=0`` gives no errors.
 
     ``convention="calochallenge"`` computes FPD, KPD, the separation powers and the classifier
     as the CaloChallenge evaluation does (:mod:`calozoo.metrics.calochallenge`: its feature
@@ -241,9 +309,9 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     if convention not in ("calozoo", "calochallenge"):
         raise ValueError(f"convention must be 'calozoo' or 'calochallenge', got {convention!r}")
     ref = reference if isinstance(reference, Summary) else summarise(
-        reference, batch_size=batch_size, progress=progress, name="reference")
+        reference, batch_size=batch_size, progress=progress, name="reference", seed=seed)
     gen = generated if isinstance(generated, Summary) else summarise(
-        generated, batch_size=batch_size, progress=progress, name="generated")
+        generated, batch_size=batch_size, progress=progress, name="generated", seed=seed + 1)
     _check_compatible(ref, gen)
     result: dict[str, float] = {"n_reference": float(len(ref)), "n_generated": float(len(gen))}
     ref_rows = {label: np.nonzero(selected)[0] for label, selected in energy_bins(ref).items()}
@@ -292,7 +360,10 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     if ref.cell_counts.sum() and gen.cell_counts.sum():
         result["separation/cell_spectrum"] = distances.separation_power(ref.cell_counts,
                                                                         gen.cell_counts)
-        result["separation/cell_spectrum_error"] = float("nan")
+        result["separation/cell_spectrum_error"] = _replicated_error(
+            _spectrum_separation, ref.cell_counts / len(ref), gen.cell_counts / len(gen),
+            ref.cell_spectrum_replicas if bootstrap else None, gen.cell_spectrum_replicas,
+            len(ref), len(gen))
     if ref.angles is not None:
         for low, high in ANGLE_BINS:
             ref_sel = (ref.angles >= low) & (ref.angles < high)
@@ -313,10 +384,16 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
                 continue
             other = gen.mean_projections[label]
             result[f"projection_mse/{label}"] = distances.projection_mse(projections, other)
-            result[f"ssim/{label}"] = float(np.mean(
-                [distances.ssim(a, b) for a, b in zip(projections, other)]))
-            result[f"projection_mse/{label}_error"] = float("nan")
-            result[f"ssim/{label}_error"] = float("nan")
+            result[f"ssim/{label}"] = _projection_ssim(projections, other)
+            replicas = [summary.projection_replicas.get(label) if bootstrap else None
+                        for summary in (ref, gen)]
+            arguments = (_flat(projections), _flat(other),
+                         *[None if part is None else _flat(part) for part in replicas],
+                         ref.bin_counts[label], gen.bin_counts[label])
+            for key, distance in (("projection_mse", distances.projection_mse),
+                                  ("ssim", _projection_ssim)):
+                result[f"{key}/{label}_error"] = _replicated_error(
+                    functools.partial(_on_flat, distance, like=projections), *arguments)
         if ref.images is not None and gen.images is not None:
             count = min(len(ref.images), len(gen.images))
             if count >= 2:

@@ -45,6 +45,20 @@ def cell_spectrum(images: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.histogram(cells, bins=edges)[0]
 
 
+def cell_spectra(images: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per shower, the histogram (counts) of its non-zero cell energies on ``edges`` (GeV):
+    (N, len(edges) − 1); the rows sum to :func:`cell_spectrum`."""
+    flat = images.reshape(len(images), -1)
+    shower, cell = np.nonzero(flat > 0)
+    bins = np.searchsorted(edges, flat[shower, cell], side="right") - 1
+    # np.histogram's convention: the last bin includes its right edge, the rest are dropped
+    bins[flat[shower, cell] == edges[-1]] = len(edges) - 2
+    inside = (bins >= 0) & (bins < len(edges) - 1)
+    counts = np.bincount(shower[inside] * (len(edges) - 1) + bins[inside],
+                         minlength=len(images) * (len(edges) - 1))
+    return counts.reshape(len(images), len(edges) - 1)
+
+
 def projections(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-shower sums along x, y and z: shapes (N, Y, Z), (N, X, Z), (N, X, Y)."""
     images = _grid(images, "projections")

@@ -19,6 +19,64 @@ BATCH = 1000
 IMAGE_SAMPLE = 1000
 """Showers a Summary keeps whole (the first ones), for per-shower SSIM and the cell-level
 classifier."""
+REPLICAS = 100
+"""Bootstrap replicas a Summary keeps of its mean projections and mean cell spectrum (behind
+the errors of the projection MSE and SSIM and of the cell-spectrum separation power)."""
+_KNOTS = np.arange(-4.0, 17.5, 0.5)
+"""log2 of the energy in GeV: knots of the piecewise-linear energy dependence that
+:class:`_MeanReplicas` regresses out of the whole sample's replicas (half an octave apart,
+1/16 GeV to 128 TeV)."""
+
+
+def _energy_basis(energies: np.ndarray) -> np.ndarray:
+    """(N, knots) hat functions of log2 E: any piecewise-linear function of log E on the
+    knots is a linear combination of the columns."""
+    position = np.clip(np.log2(energies), _KNOTS[0], _KNOTS[-1])
+    return np.clip(1.0 - np.abs(position[:, None] - _KNOTS[None, :]) / 0.5, 0.0, None)
+
+
+class _MeanReplicas:
+    """The mean of a per-shower vector and its bootstrap replicas, in one pass.
+
+    Each shower enters replica r with a weight of 0 or 2 at even odds (the double-or-nothing
+    bootstrap, the streaming form of resampling: unlike Poisson weights it adds no spurious
+    fourth moment, so that the variance of a quadratic distance over the replicas is not
+    biased up). A replica is kept as its deviation from the mean, Σ (w − 1) rᵢ / N, where rᵢ
+    is the shower's residual from the mean. With ``energy_trend`` the residual is taken from a
+    piecewise-linear function of log E fitted to all the showers at the end: as the strata of
+    ``compare()``'s whole-sample bootstrap, this keeps the sample's mix of energies (a sample
+    of many energies); without it, the energies vary with the showers (one energy bin).
+    """
+
+    def __init__(self, size: int, replicas: int, energy_trend: bool) -> None:
+        self.energy_trend = energy_trend
+        knots = len(_KNOTS) if energy_trend else 1
+        self.count = 0
+        self.total = np.zeros(size)
+        self.deviation = np.zeros((replicas, size))
+        self.basis_by_vector = np.zeros((knots, size))
+        self.basis_gram = np.zeros((knots, knots))
+        self.basis_deviation = np.zeros((replicas, knots))
+
+    def add(self, vectors: np.ndarray, energies: np.ndarray, weights: np.ndarray) -> None:
+        """Showers' ``vectors`` (n, size), their ``energies`` (n,) in GeV and bootstrap
+        ``weights`` (replicas, n)."""
+        vectors = np.asarray(vectors, np.float64)
+        basis = (_energy_basis(np.asarray(energies, np.float64)) if self.energy_trend
+                 else np.ones((len(vectors), 1)))
+        centred = weights - 1.0
+        self.count += len(vectors)
+        self.total += vectors.sum(axis=0)
+        self.deviation += centred @ vectors
+        self.basis_by_vector += basis.T @ vectors
+        self.basis_gram += basis.T @ basis
+        self.basis_deviation += centred @ basis
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean vector (size,) and the replicas' deviations from it (replicas, size)."""
+        coefficients = np.linalg.pinv(self.basis_gram) @ self.basis_by_vector
+        deviations = (self.deviation - self.basis_deviation @ coefficients) / self.count
+        return self.total / self.count, deviations
 
 
 def batches_of(source, batch_size: int = BATCH) -> Iterator[Showers]:
@@ -61,6 +119,10 @@ class Summary:
     images: np.ndarray | None = None      # the first IMAGE_SAMPLE showers (grids only)
     layer_centres: tuple | None = None    # (x, y) centres of energy per layer, (N, Z) each
     layer_widths: tuple | None = None     # (x, y) widths per layer, (N, Z) each
+    # bootstrap deviations (replicas, ...) of the mean projections (label → (x, y, z))
+    # and of the mean per-shower cell spectrum (counts per shower); see _MeanReplicas
+    projection_replicas: dict[str, tuple] = dataclasses.field(default_factory=dict)
+    cell_spectrum_replicas: np.ndarray | None = None
 
     @property
     def layer_energies(self) -> np.ndarray | None:
@@ -76,9 +138,12 @@ class Summary:
 
 
 def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
-              name: str = "sample", keep_images: int = IMAGE_SAMPLE) -> Summary:
-    """Stream ``source`` once and keep per-shower features and the accumulators, and the
-    first ``keep_images`` showers whole."""
+              name: str = "sample", keep_images: int = IMAGE_SAMPLE, replicas: int = REPLICAS,
+              seed: int = 0) -> Summary:
+    """Stream ``source`` once and keep per-shower features and the accumulators, the first
+    ``keep_images`` showers whole, and ``replicas`` bootstrap replicas (seeded by
+    ``seed``) of the mean projections and cell spectrum (0: none, and no errors for the
+    distances of those)."""
     stream = batches_of(source, batch_size)
     if progress:
         from tqdm import tqdm
@@ -90,6 +155,8 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
     cell_counts = np.zeros(len(CELL_EDGES) - 1, dtype=np.int64)
     sums: dict[str, list] = {}
     counts: dict[str, int] = {}
+    replica_means: dict[str, _MeanReplicas] = {}
+    rng = np.random.default_rng(seed)
     shape = None
     for batch in stream:
         images = batch.images
@@ -110,7 +177,13 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
                   "hits": obs.hits(images).astype(np.float64),
                   "sparsity": obs.sparsity(images)}
         values["sampling_fraction"] = values["total_energy"] / batch.energies
-        cell_counts += obs.cell_spectrum(images, CELL_EDGES)
+        spectra = obs.cell_spectra(images, CELL_EDGES)
+        cell_counts += spectra.sum(axis=0)
+        if replicas:
+            weights = 2.0 * rng.integers(0, 2, (replicas, len(batch)))
+            replica_means.setdefault(
+                "cells", _MeanReplicas(spectra.shape[1], replicas, energy_trend=True)).add(
+                spectra, batch.energies, weights)
         if batch.is_grid:
             if kept_count < keep_images:
                 kept.append(np.asarray(images[:keep_images - kept_count], np.float32))
@@ -138,10 +211,25 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
                 else:
                     sums[label] = partial
                 counts[label] = counts.get(label, 0) + int(selected.sum())
+                if replicas:
+                    flat = np.concatenate([p[selected].reshape(int(selected.sum()), -1)
+                                           for p in projections], axis=1)
+                    replica_means.setdefault(
+                        f"projections/{label}",
+                        _MeanReplicas(flat.shape[1], replicas, energy_trend=label == "all"),
+                    ).add(flat, batch.energies[selected], weights[:, selected])
         for key, value in values.items():
             features.setdefault(key, []).append(value)
     if shape is None:
         raise ValueError(f"{name}: no showers")
+    projection_replicas = {}
+    for label, projection_sums in sums.items():
+        if f"projections/{label}" in replica_means:
+            deviations = replica_means[f"projections/{label}"].result()[1]
+            sizes = np.cumsum([part.size for part in projection_sums])[:-1]
+            projection_replicas[label] = tuple(
+                part.reshape(len(deviations), *shape_of.shape) for part, shape_of in
+                zip(np.split(deviations, sizes, axis=1), projection_sums))
     return Summary(
         shape=shape,
         energies=np.concatenate(energies),
@@ -156,6 +244,9 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
         images=np.concatenate(kept) if kept else None,
         layer_centres=tuple(np.concatenate(c) for c in centres) if centres[0] else None,
         layer_widths=tuple(np.concatenate(w) for w in widths) if widths[0] else None,
+        projection_replicas=projection_replicas,
+        cell_spectrum_replicas=(replica_means["cells"].result()[1] if "cells" in replica_means
+                                else None),
     )
 
 
