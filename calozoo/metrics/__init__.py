@@ -10,14 +10,14 @@ from calozoo.metrics.distances import (
     separation_edges, separation_power, ssim,
 )
 from calozoo.metrics.observables import (
-    HIT_THRESHOLD_GEV, cell_spectrum, hits, lateral_profile, longitudinal_profile,
+    HIT_THRESHOLD_GEV, cell_spectra, cell_spectrum, hits, lateral_profile, longitudinal_profile,
     max_position, measured_angle, moments, mu90_sigma90, projections, rms90, sampling_fraction,
     shower_max_layer, sparsity, total_energy,
 )
 from calozoo.metrics.summary import Summary, high_level_features, summarise
 
 __all__ = [
-    "HIT_THRESHOLD_GEV", "Summary", "auc", "auc_error", "cell_spectrum", "classifier_auc",
+    "HIT_THRESHOLD_GEV", "Summary", "auc", "auc_error", "cell_spectra", "cell_spectrum", "classifier_auc",
     "compare", "fpd",
     "high_level_features", "histogram_separation", "hits", "kpd", "lateral_profile",
     "longitudinal_profile", "max_position", "measured_angle", "moments", "mu90_sigma90",
