@@ -17,7 +17,8 @@ from calozoo.metrics.observables import (
 from calozoo.metrics.summary import Summary, high_level_features, summarise
 
 __all__ = [
-    "HIT_THRESHOLD_GEV", "Summary", "auc", "auc_error", "cell_spectra", "cell_spectrum", "classifier_auc",
+    "HIT_THRESHOLD_GEV", "Summary", "auc", "auc_error", "cell_spectra", "cell_spectrum",
+    "classifier_auc",
     "compare", "fpd",
     "high_level_features", "histogram_separation", "hits", "kpd", "lateral_profile",
     "longitudinal_profile", "max_position", "measured_angle", "moments", "mu90_sigma90",
