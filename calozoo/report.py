@@ -203,8 +203,9 @@ def _cell_spectrum(plt, out: Path, ref: Summary, gen: Summary, title: str, label
         density = summary.cell_counts / total / widths
         if summary.cell_spectrum_replicas is not None and len(summary.cell_spectrum_replicas) > 1:
             # cells of one shower are correlated: the bootstrap over showers, not √counts
-            per_shower = summary.cell_spectrum_replicas.std(axis=0, ddof=1)
-            error = per_shower * len(summary) / total / widths
+            replicas = summary.cell_counts / len(summary) + summary.cell_spectrum_replicas
+            replicas = replicas / replicas.sum(axis=1, keepdims=True)
+            error = replicas.std(axis=0, ddof=1) / widths
         else:
             error = np.sqrt(summary.cell_counts) / total / widths
         densities[role] = (density, error)

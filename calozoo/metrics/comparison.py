@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from calozoo.metrics import distances
 from calozoo.metrics.observables import mu90_sigma90, rms90
-from calozoo.metrics.summary import ENERGY_BINS, Summary, bin_label, high_level_features, \
-    summarise
+from calozoo.metrics.summary import ENERGY_BINS, REPLICAS, Summary, bin_label, \
+    high_level_features, summarise
 
 SEPARATED = ("total_energy", "sampling_fraction", "hits", "m1_x", "m1_y", "m1_z", "m2_x",
              "m2_y", "m2_z", "m3_z", "shower_max_layer", "measured_angle")
@@ -206,7 +207,10 @@ def _replicated_error(distance, reference: np.ndarray, generated: np.ndarray,
     bootstrap's spread adds what a real difference contributes. For a distance quadratic in
     the difference of the means, the bootstrap variance is in expectation that linear part
     plus three times the floor's variance (the observed difference carries the noise once,
-    the replica once more, and the quadratic term its own), so three are taken off.
+    the replica once more, and the quadratic term its own), so three are taken off. The
+    replicas' double-or-nothing weights make that exact for a quadratic distance of Gaussian
+    means; FPD's multinomial bootstrap (:func:`_fpd_error`), whose repeated showers add noise
+    of their own, takes off two, as measured in ``benchmarks/metric_pulls.py``.
     """
     if reference_deviations is None or generated_deviations is None:
         return float("nan")
@@ -233,11 +237,9 @@ def _spectrum_separation(reference: np.ndarray, generated: np.ndarray) -> float:
 
 
 def _flat(projections) -> np.ndarray:
-    """The x, y and z projections (or their replicas, one per row) side by side."""
-    parts = [np.asarray(part) for part in projections]
-    if parts[0].ndim == 2:
-        return np.concatenate([part.ravel() for part in parts])
-    return np.concatenate([part.reshape(len(part), -1) for part in parts], axis=1)
+    """The x, y and z projections flattened and side by side (the layout of
+    ``Summary.projection_replicas``)."""
+    return np.concatenate([np.ravel(part) for part in projections])
 
 
 def _unflat(vector: np.ndarray, like) -> tuple:
@@ -294,7 +296,10 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     sizes for the AUC (Hanley–McNeil). The cell-spectrum separation power and the projection
     MSE and SSIM take theirs from the bootstrap replicas of the mean cell spectrum and
     mean projections that :func:`~calozoo.metrics.summarise` keeps (``summary.REPLICAS``,
-    seeded by ``seed`` and ``seed + 1``), as a noise floor plus what a real difference adds.
+    seeded by ``seed`` and ``seed + 1`` when ``compare`` summarises the samples itself), as a
+    noise floor plus what a real difference adds; within an energy bin they count the two
+    samples' energies as drawn independently, so for showers generated at the reference's
+    very energies they are somewhat conservative.
     ``bootstrap=0`` gives no errors.
 
     ``convention="calochallenge"`` computes FPD, KPD, the separation powers and the classifier
@@ -308,11 +313,19 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
     """
     if convention not in ("calozoo", "calochallenge"):
         raise ValueError(f"convention must be 'calozoo' or 'calochallenge', got {convention!r}")
+    replicas = REPLICAS if bootstrap else 0
     ref = reference if isinstance(reference, Summary) else summarise(
-        reference, batch_size=batch_size, progress=progress, name="reference", seed=seed)
+        reference, batch_size=batch_size, progress=progress, name="reference", seed=seed,
+        replicas=replicas)
     gen = generated if isinstance(generated, Summary) else summarise(
-        generated, batch_size=batch_size, progress=progress, name="generated", seed=seed + 1)
+        generated, batch_size=batch_size, progress=progress, name="generated", seed=seed + 1,
+        replicas=replicas)
     _check_compatible(ref, gen)
+    if bootstrap and ref.replica_seed is not None and ref.replica_seed == gen.replica_seed:
+        warnings.warn(f"both samples were summarised with seed {ref.replica_seed}: their "
+                      "bootstrap replicas share weights, which can make the errors of the "
+                      "cell spectrum and projections too small; give summarise() different "
+                      "seeds", stacklevel=2)
     result: dict[str, float] = {"n_reference": float(len(ref)), "n_generated": float(len(gen))}
     ref_rows = {label: np.nonzero(selected)[0] for label, selected in energy_bins(ref).items()}
     gen_rows = {label: np.nonzero(selected)[0] for label, selected in energy_bins(gen).items()}
@@ -385,10 +398,9 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
             other = gen.mean_projections[label]
             result[f"projection_mse/{label}"] = distances.projection_mse(projections, other)
             result[f"ssim/{label}"] = _projection_ssim(projections, other)
-            replicas = [summary.projection_replicas.get(label) if bootstrap else None
-                        for summary in (ref, gen)]
             arguments = (_flat(projections), _flat(other),
-                         *[None if part is None else _flat(part) for part in replicas],
+                         *[summary.projection_replicas.get(label) if bootstrap else None
+                           for summary in (ref, gen)],
                          ref.bin_counts[label], gen.bin_counts[label])
             for key, distance in (("projection_mse", distances.projection_mse),
                                   ("ssim", _projection_ssim)):

@@ -45,18 +45,25 @@ def cell_spectrum(images: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.histogram(cells, bins=edges)[0]
 
 
-def cell_spectra(images: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def cell_spectra(images: np.ndarray, edges: np.ndarray, chunk: int = 64) -> np.ndarray:
     """Per shower, the histogram (counts) of its non-zero cell energies on ``edges`` (GeV):
-    (N, len(edges) − 1); the rows sum to :func:`cell_spectrum`."""
+    (N, len(edges) − 1), on np.histogram's bins (the last one closed); the rows sum to
+    :func:`cell_spectrum`. ``chunk`` showers at a time bound the memory."""
+    bins = len(edges) - 1
+    counts = np.zeros((len(images), bins), dtype=np.int64)
     flat = images.reshape(len(images), -1)
-    shower, cell = np.nonzero(flat > 0)
-    bins = np.searchsorted(edges, flat[shower, cell], side="right") - 1
-    # np.histogram's convention: the last bin includes its right edge, the rest are dropped
-    bins[flat[shower, cell] == edges[-1]] = len(edges) - 2
-    inside = (bins >= 0) & (bins < len(edges) - 1)
-    counts = np.bincount(shower[inside] * (len(edges) - 1) + bins[inside],
-                         minlength=len(images) * (len(edges) - 1))
-    return counts.reshape(len(images), len(edges) - 1)
+    for start in range(0, len(flat), chunk):
+        part = flat[start:start + chunk]
+        nonzero = part > 0
+        values = part[nonzero]
+        rows = np.repeat(np.arange(len(part), dtype=np.int32), nonzero.sum(axis=1))
+        index = np.searchsorted(edges, values, side="right").astype(np.int32) - 1
+        index[values == edges[-1]] = bins - 1
+        inside = (index >= 0) & (index < bins)
+        counts[start:start + len(part)] = np.bincount(
+            rows[inside] * bins + index[inside], minlength=len(part) * bins
+        ).reshape(len(part), bins)
+    return counts
 
 
 def projections(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

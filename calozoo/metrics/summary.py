@@ -25,7 +25,7 @@ the errors of the projection MSE and SSIM and of the cell-spectrum separation po
 _KNOTS = np.arange(-4.0, 17.5, 0.5)
 """log2 of the energy in GeV: knots of the piecewise-linear energy dependence that
 :class:`_MeanReplicas` regresses out of the whole sample's replicas (half an octave apart,
-1/16 GeV to 128 TeV)."""
+1/16 GeV to 131 TeV)."""
 
 
 def _energy_basis(energies: np.ndarray) -> np.ndarray:
@@ -72,11 +72,21 @@ class _MeanReplicas:
         self.basis_gram += basis.T @ basis
         self.basis_deviation += centred @ basis
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """The mean vector (size,) and the replicas' deviations from it (replicas, size)."""
-        coefficients = np.linalg.pinv(self.basis_gram) @ self.basis_by_vector
+    def deviations(self) -> np.ndarray | None:
+        """The replicas' deviations from the mean (replicas, size), or None for fewer showers
+        than fitted parameters plus one. Scaled by √(N / (N − p)) for the p parameters fitted
+        (1 for the plain mean), as the residuals' sum of squares falls short by that much."""
+        values, vectors = np.linalg.eigh(self.basis_gram)
+        kept = values > values.max() * len(values) * np.finfo(float).eps
+        fitted = int(kept.sum())
+        if self.count <= fitted:
+            return None
+        # least squares on the directions the showers span (a pseudo-inverse, with the cut-off
+        # that decides the number of fitted parameters)
+        inverse = (vectors[:, kept] / values[kept]) @ vectors[:, kept].T
+        coefficients = inverse @ self.basis_by_vector
         deviations = (self.deviation - self.basis_deviation @ coefficients) / self.count
-        return self.total / self.count, deviations
+        return deviations * np.sqrt(self.count / (self.count - fitted))
 
 
 def batches_of(source, batch_size: int = BATCH) -> Iterator[Showers]:
@@ -119,10 +129,12 @@ class Summary:
     images: np.ndarray | None = None      # the first IMAGE_SAMPLE showers (grids only)
     layer_centres: tuple | None = None    # (x, y) centres of energy per layer, (N, Z) each
     layer_widths: tuple | None = None     # (x, y) widths per layer, (N, Z) each
-    # bootstrap deviations (replicas, ...) of the mean projections (label → (x, y, z))
-    # and of the mean per-shower cell spectrum (counts per shower); see _MeanReplicas
-    projection_replicas: dict[str, tuple] = dataclasses.field(default_factory=dict)
+    # bootstrap deviations (replicas, ...) of the mean projections (label → (replicas, X·Y…):
+    # the x, y and z projections flattened and side by side) and of the mean per-shower cell
+    # spectrum (counts per shower); see _MeanReplicas. replica_seed drew their weights.
+    projection_replicas: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     cell_spectrum_replicas: np.ndarray | None = None
+    replica_seed: int | None = None
 
     @property
     def layer_energies(self) -> np.ndarray | None:
@@ -143,7 +155,9 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
     """Stream ``source`` once and keep per-shower features and the accumulators, the first
     ``keep_images`` showers whole, and ``replicas`` bootstrap replicas (seeded by
     ``seed``) of the mean projections and cell spectrum (0: none, and no errors for the
-    distances of those)."""
+    distances of those). Two samples to be compared need different seeds: replicas drawn with
+    one seed share their weights shower by shower. The weights do not depend on
+    ``batch_size``."""
     stream = batches_of(source, batch_size)
     if progress:
         from tqdm import tqdm
@@ -180,7 +194,8 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
         spectra = obs.cell_spectra(images, CELL_EDGES)
         cell_counts += spectra.sum(axis=0)
         if replicas:
-            weights = 2.0 * rng.integers(0, 2, (replicas, len(batch)))
+            # drawn shower by shower, so that the batch size does not change them
+            weights = 2.0 * rng.integers(0, 2, (len(batch), replicas)).T
             replica_means.setdefault(
                 "cells", _MeanReplicas(spectra.shape[1], replicas, energy_trend=True)).add(
                 spectra, batch.energies, weights)
@@ -222,14 +237,10 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
             features.setdefault(key, []).append(value)
     if shape is None:
         raise ValueError(f"{name}: no showers")
-    projection_replicas = {}
-    for label, projection_sums in sums.items():
-        if f"projections/{label}" in replica_means:
-            deviations = replica_means[f"projections/{label}"].result()[1]
-            sizes = np.cumsum([part.size for part in projection_sums])[:-1]
-            projection_replicas[label] = tuple(
-                part.reshape(len(deviations), *shape_of.shape) for part, shape_of in
-                zip(np.split(deviations, sizes, axis=1), projection_sums))
+    deviations = {key: accumulator.deviations() for key, accumulator in replica_means.items()}
+    projection_replicas = {key.removeprefix("projections/"): value
+                           for key, value in deviations.items()
+                           if key.startswith("projections/") and value is not None}
     return Summary(
         shape=shape,
         energies=np.concatenate(energies),
@@ -245,8 +256,8 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
         layer_centres=tuple(np.concatenate(c) for c in centres) if centres[0] else None,
         layer_widths=tuple(np.concatenate(w) for w in widths) if widths[0] else None,
         projection_replicas=projection_replicas,
-        cell_spectrum_replicas=(replica_means["cells"].result()[1] if "cells" in replica_means
-                                else None),
+        cell_spectrum_replicas=deviations.get("cells"),
+        replica_seed=seed if replicas else None,
     )
 
 

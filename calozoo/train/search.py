@@ -142,8 +142,8 @@ def validation_score(generator, reference, objective: str = "separation", *,
     ``objective`` is ``"separation"`` (mean separation power of the high-level observables,
     :func:`calozoo.metrics.compare`) or ``"fpd"``. The error comes from ``bootstrap``
     replicas of the comparison (0: NaN, except FPD's own); for the mean of separation powers
-    it treats the observables' errors as independent, and the cell spectrum's (which
-    ``compare`` does not estimate) as 0. A generator whose showers are not finite scores NaN.
+    it treats the observables' errors (the cell spectrum's among them) as independent. A
+    generator whose showers are not finite scores NaN.
     """
     from calozoo.metrics import compare
 
@@ -165,7 +165,6 @@ def validation_score(generator, reference, objective: str = "separation", *,
     errors = np.array([result.get(f"{key}_error", np.nan) for key in keys])
     if not bootstrap or not np.isfinite(errors).any():
         return score, float("nan")
-    # compare() gives the cell spectrum no error: its part of the mean counts as exact
     return score, float(np.sqrt(np.sum(errors[np.isfinite(errors)] ** 2)) / len(keys))
 
 
