@@ -201,7 +201,8 @@ def _cell_spectrum(plt, out: Path, ref: Summary, gen: Summary, title: str, label
     for role, summary in (("reference", ref), ("generated", gen)):
         total = max(summary.cell_counts.sum(), 1)
         density = summary.cell_counts / total / widths
-        if summary.cell_spectrum_replicas is not None and len(summary.cell_spectrum_replicas) > 1:
+        if summary.cell_counts.sum() and summary.cell_spectrum_replicas is not None and \
+                len(summary.cell_spectrum_replicas) > 1:
             # cells of one shower are correlated: the bootstrap over showers, not √counts
             replicas = summary.cell_counts / len(summary) + summary.cell_spectrum_replicas
             replicas = replicas / replicas.sum(axis=1, keepdims=True)
