@@ -185,9 +185,7 @@ def _fpd_error(reference: np.ndarray, generated: np.ndarray, ref_energies: np.nd
     for _ in range(replicas):
         shuffled = distances.permuted_within(labels, groups, rng)
         permuted.append(distances.fpd(pooled[~shuffled], pooled[shuffled])[0])
-    floor_variance = spread(permuted) ** 2
-    excess = spread(resampled) ** 2 - 2.0 * floor_variance
-    return float(np.sqrt(floor_variance + max(excess, 0.0)))
+    return distances.floor_plus_excess(spread(permuted) ** 2, spread(resampled) ** 2, 2.0)
 
 
 def _projection_ssim(reference: tuple, generated: tuple) -> float:
@@ -224,9 +222,7 @@ def _replicated_error(distance, reference: np.ndarray, generated: np.ndarray,
                                             generated_deviations[:replicas]):
         floor.append(distance(pooled + ref_deviation, pooled + gen_deviation))
         resampled.append(distance(reference + ref_deviation, generated + gen_deviation))
-    floor_variance = spread(floor) ** 2
-    excess = spread(resampled) ** 2 - 3.0 * floor_variance
-    return float(np.sqrt(floor_variance + max(excess, 0.0)))
+    return distances.floor_plus_excess(spread(floor) ** 2, spread(resampled) ** 2, 3.0)
 
 
 def _spectrum_separation(reference: np.ndarray, generated: np.ndarray) -> float:
@@ -242,15 +238,16 @@ def _flat(projections) -> np.ndarray:
     return np.concatenate([np.ravel(part) for part in projections])
 
 
-def _unflat(vector: np.ndarray, like) -> tuple:
-    sizes = np.cumsum([np.asarray(part).size for part in like])[:-1]
-    return tuple(part.reshape(np.shape(shaped))
-                 for part, shaped in zip(np.split(vector, sizes), like))
-
-
 def _on_flat(distance, reference: np.ndarray, generated: np.ndarray, like) -> float:
-    """``distance`` of two sets of projections given side by side (:func:`_flat`)."""
-    return distance(_unflat(reference, like), _unflat(generated, like))
+    """``distance`` of two sets of projections given side by side (:func:`_flat`), split back
+    into the shapes of ``like``."""
+    sizes = np.cumsum([np.size(part) for part in like])[:-1]
+
+    def split(vector):
+        return tuple(part.reshape(np.shape(shaped))
+                     for part, shaped in zip(np.split(vector, sizes), like))
+
+    return distance(split(reference), split(generated))
 
 
 def _calochallenge(result: dict[str, float], ref: Summary, gen: Summary, classifier: bool,
@@ -375,7 +372,7 @@ def compare(reference, generated, *, classifier: bool = True, progress: bool = F
                                                                         gen.cell_counts)
         result["separation/cell_spectrum_error"] = _replicated_error(
             _spectrum_separation, ref.cell_counts / len(ref), gen.cell_counts / len(gen),
-            ref.cell_spectrum_replicas if bootstrap else None, gen.cell_spectrum_replicas,
+            *[summary.cell_spectrum_replicas if bootstrap else None for summary in (ref, gen)],
             len(ref), len(gen))
     if ref.angles is not None:
         for low, high in ANGLE_BINS:

@@ -45,7 +45,14 @@ def separation_power_error(h1, h2) -> float:
     gradient_q = -ratio - ratio**2 / 2.0
     delta = ((np.sum(p * gradient_p**2) - np.sum(p * gradient_p) ** 2) / n_p
              + (np.sum(q * gradient_q**2) - np.sum(q * gradient_q) ** 2) / n_q)
-    return float(np.sqrt(floor_variance + max(delta - 2.0 * floor_variance, 0.0)))
+    return floor_plus_excess(floor_variance, delta, 2.0)
+
+
+def floor_plus_excess(floor_variance: float, variance: float, floors: float) -> float:
+    """A distance's standard error from its noise floor and a resampled variance: the floor's
+    variance plus what ``variance`` holds beyond ``floors`` times it (the part the noise itself
+    puts into the resampled spread), never less than the floor."""
+    return float(np.sqrt(floor_variance + max(variance - floors * floor_variance, 0.0)))
 
 
 def permuted_within(labels: np.ndarray, groups, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +104,7 @@ def separation_power_error_resampled(reference, generated, edges, strata, resamp
     ratio = (p[both] - q[both]) / (p[both] + q[both])
     delta = float(np.var(replicas_p[:, both] @ (ratio - ratio**2 / 2.0), ddof=1)
                   + np.var(replicas_q[:, both] @ (-ratio - ratio**2 / 2.0), ddof=1))
-    return float(np.sqrt(floor_variance + max(delta - 2.0 * floor_variance, 0.0)))
+    return floor_plus_excess(floor_variance, delta, 2.0)
 
 
 def separation_edges(reference, generated, bins: int | None = None) -> np.ndarray:

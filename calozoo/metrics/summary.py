@@ -191,14 +191,16 @@ def summarise(source, *, batch_size: int = BATCH, progress: bool = False,
                   "hits": obs.hits(images).astype(np.float64),
                   "sparsity": obs.sparsity(images)}
         values["sampling_fraction"] = values["total_energy"] / batch.energies
-        spectra = obs.cell_spectra(images, CELL_EDGES)
-        cell_counts += spectra.sum(axis=0)
         if replicas:
+            spectra = obs.cell_spectra(images, CELL_EDGES)
+            cell_counts += spectra.sum(axis=0)
             # drawn shower by shower, so that the batch size does not change them
             weights = 2.0 * rng.integers(0, 2, (len(batch), replicas)).T
             replica_means.setdefault(
                 "cells", _MeanReplicas(spectra.shape[1], replicas, energy_trend=True)).add(
                 spectra, batch.energies, weights)
+        else:
+            cell_counts += obs.cell_spectrum(images, CELL_EDGES)
         if batch.is_grid:
             if kept_count < keep_images:
                 kept.append(np.asarray(images[:keep_images - kept_count], np.float32))
